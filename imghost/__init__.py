@@ -1,0 +1,1 @@
+"""imghost: a self-hosted image host for AI applications."""

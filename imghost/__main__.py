@@ -1,0 +1,3 @@
+from imghost.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""create_app(): open the repo, the store and the settings; mount the routes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from imghost.config import Config, load_config
+from imghost.errors import ApiError, error_response
+from imghost.http.ops import healthz, openapi, readyz
+from imghost.http.serve import serve_image
+from imghost.http.upload import api_upload
+from imghost.ingest.spooldir import SpoolDir
+from imghost.repo.sql import SqlRepo
+from imghost.services import Services
+from imghost.settings import SettingsCache
+from imghost.store.local import LocalStore
+
+# Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
+SPOOL_DIR_ENV = "IMGHOST_INSTANCE_SPOOL_DIR"
+
+log = logging.getLogger("imghost")
+
+ROUTES = [
+    Route("/api/upload", api_upload, methods=["POST"]),
+    Route("/uploads/{year}/{month}/{name}", serve_image, methods=["GET", "HEAD"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+]
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "No such route.", 405: "This route does not accept that method."}
+    message = messages.get(exc.status_code, str(exc.detail))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(request, ApiError(exc.status_code, code, message, exc.headers))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(
+        request, ApiError(500, "internal_error", "Something failed on our side; nothing was saved.")
+    )
+
+
+def create_app(config: Config | None = None) -> Starlette:
+    """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker)."""
+    config = config or load_config()
+    repo = SqlRepo.connect(config.database_url)
+    own_spool: SpoolDir | None = None
+    if inherited_spool := os.environ.get(SPOOL_DIR_ENV):
+        spool_path = Path(inherited_spool)
+    else:
+        own_spool = SpoolDir.claim(config.tmp_dir)
+        spool_path = own_spool.path
+    services = Services(
+        config=config,
+        repo=repo,
+        store=LocalStore(config.data_dir),
+        settings=SettingsCache(repo),
+        spool_dir=spool_path,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            repo.close()
+            if own_spool is not None:
+                own_spool.release()
+
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.services = services
+    return app

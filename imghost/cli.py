@@ -1,0 +1,184 @@
+"""The `imghost` command: serve, keys, settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from imghost.config import Config, ConfigError, load_config
+from imghost.keys import display_prefix, generate_key, hash_key
+from imghost.repo.base import RepoUnavailable
+from imghost.repo.sql import SqlRepo
+from imghost.settings import SettingError, validate, with_defaults
+
+
+def _config(**flags: Any) -> Config:
+    try:
+        return load_config(flags)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _repo(config: Config) -> SqlRepo:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return SqlRepo.connect(config.database_url, migrate=True)
+    except RepoUnavailable as exc:
+        raise click.ClickException(
+            f"cannot open the database {config.database_url}: {exc}"
+        ) from exc
+
+
+config_option = click.option("--config", help="TOML file with start-up settings.")
+data_dir_option = click.option("--data-dir", help="Folder for the database and local store.")
+
+
+@click.group()
+def main() -> None:
+    """imghost: a self-hosted image host for AI applications."""
+
+
+@main.command()
+@config_option
+@data_dir_option
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option("--workers", type=int, help="Worker processes (default: CPU count).")
+def serve(**flags: Any) -> None:
+    """Run the image host."""
+    from imghost.serve import run
+
+    config = _config(**flags)
+    repo = _repo(config)
+    try:
+        run(config, repo)
+    finally:
+        repo.close()
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@config_option
+@data_dir_option
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.option("--admin", is_flag=True, help="Give the key the admin role.")
+@click.option(
+    "--expires-in", type=click.FloatRange(min=0, min_open=True), help="Days until it expires."
+)
+def keys_create(name: str, admin: bool, expires_in: float | None, **flags: Any) -> None:
+    """Create a key; the key itself is printed alone on the last line, once."""
+    repo = _repo(_config(**flags))
+    key = generate_key()
+    expires_at = time.time() + expires_in * 86400 if expires_in else None
+    record = repo.create_key(
+        name=name,
+        role="admin" if admin else "user",
+        key_hash=hash_key(key),
+        prefix=display_prefix(key),
+        expires_at=expires_at,
+    )
+    click.echo(f"created {record.role} key {record.id} ({record.name}); it is shown only now:")
+    click.echo(key)
+
+
+@keys.command("list")
+@config_option
+@data_dir_option
+def keys_list(**flags: Any) -> None:
+    """List keys (never the keys themselves)."""
+    for key in _repo(_config(**flags)).list_keys():
+        expires = time.strftime("%Y-%m-%d", time.gmtime(key.expires_at)) if key.expires_at else "-"
+        state = "enabled" if key.enabled else "disabled"
+        click.echo(f"{key.id}\t{key.prefix}…\t{key.role}\t{state}\texpires {expires}\t{key.name}")
+
+
+@keys.command("revoke")
+@config_option
+@data_dir_option
+@click.argument("key_id")
+def keys_revoke(key_id: str, **flags: Any) -> None:
+    """Delete a key by its id; requests with it fail from now on."""
+    if not _repo(_config(**flags)).delete_key(key_id):
+        raise click.ClickException(f"no key with id {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+@keys.command("disable")
+@config_option
+@data_dir_option
+@click.argument("key_id")
+def keys_disable(key_id: str, **flags: Any) -> None:
+    """Disable a key: requests with it answer 403 until it is enabled again."""
+    _set_enabled(key_id, False, flags)
+
+
+@keys.command("enable")
+@config_option
+@data_dir_option
+@click.argument("key_id")
+def keys_enable(key_id: str, **flags: Any) -> None:
+    """Enable a disabled key."""
+    _set_enabled(key_id, True, flags)
+
+
+def _set_enabled(key_id: str, enabled: bool, flags: dict[str, Any]) -> None:
+    if not _repo(_config(**flags)).set_key_enabled(key_id, enabled):
+        raise click.ClickException(f"no key with id {key_id}")
+    click.echo(f"{'enabled' if enabled else 'disabled'} {key_id}")
+
+
+@main.group()
+def settings() -> None:
+    """Read and change run-time system settings."""
+
+
+@settings.command("get")
+@config_option
+@data_dir_option
+@click.argument("name", required=False)
+def settings_get(name: str | None, **flags: Any) -> None:
+    """Print settings as JSON (one, or all)."""
+    values = with_defaults(_repo(_config(**flags)).get_settings())
+    if name is not None:
+        if name not in values:
+            raise click.ClickException(f"{name} is not a setting")
+        click.echo(json.dumps(values[name]))
+        return
+    click.echo(json.dumps(values, indent=2))
+
+
+@settings.command("set")
+@config_option
+@data_dir_option
+@click.argument("assignments", nargs=-1, required=True)
+def settings_set(assignments: tuple[str, ...], **flags: Any) -> None:
+    """Set NAME=VALUE pairs (VALUE in JSON; bare words are strings), all or none."""
+    changes = dict(_parse_assignment(item) for item in assignments)
+    try:
+        checked = validate(changes)
+    except SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _repo(_config(**flags)).put_settings(checked)
+    click.echo(json.dumps(checked))
+
+
+def _parse_assignment(item: str) -> tuple[str, Any]:
+    name, sep, raw = item.partition("=")
+    if not sep:
+        raise click.UsageError(f"expected NAME=VALUE, got {item!r}")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Errors that carry their HTTP status and stable machine code, and the two envelopes.
+
+`/api/*` routes answer the seed's envelope `{"success": false, "message", "data": null, "code"}`;
+`/v1/*` routes answer OpenAI's `{"error": {"message", "type", "code"}}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+
+class ApiError(Exception):
+    """A request that cannot be served, with what the client should know about it."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def envelope(error: ApiError) -> dict[str, object]:
+    return {"success": False, "message": error.message, "data": None, "code": error.code}
+
+
+def openai_error(error: ApiError) -> dict[str, object]:
+    kind = _OPENAI_TYPES.get(error.status, "api_error")
+    return {"error": {"message": error.message, "type": kind, "code": error.code}}
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    """Render `error` in the envelope of the route family the request went to."""
+    body = openai_error(error) if request.url.path.startswith("/v1/") else envelope(error)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)

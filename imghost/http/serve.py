@@ -1,0 +1,77 @@
+"""`GET`/`HEAD /uploads/{yyyy}/{mm}/{id}.{ext}`: the built-in image host.
+
+A URL's bytes never change, so responses are cacheable forever and validated by a strong
+ETag (the content's BLAKE3). Every response is locked down for browsers: the declared type
+only (nosniff), no active content (CSP sandbox), readable from any origin (CORS).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from email.utils import formatdate
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from imghost.errors import ApiError
+from imghost.repo.base import RepoUnavailable, Upload
+from imghost.services import services_of
+
+_NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
+_DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "not_found", "No image at this URL: it never existed or was deleted.")
+
+
+def image_headers(upload: Upload) -> dict[str, str]:
+    return {
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "ETag": f'"{upload.digest}"',
+        "Last-Modified": formatdate(upload.created_at, usegmt=True),
+        **SECURITY_HEADERS,
+    }
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    tags = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return any(tag in ("*", etag) for tag in tags)
+
+
+async def find_upload(request: Request) -> Upload:
+    params = request.path_params
+    date_part = f"{params['year']}/{params['month']}"
+    match = _NAME.fullmatch(params["name"])
+    if match is None or not _DATE_PART.fullmatch(date_part):
+        raise not_found()
+    try:
+        upload = await run_in_threadpool(services_of(request).repo.get_upload, match[1])
+    except RepoUnavailable as exc:
+        raise ApiError(503, "database_unavailable", "The image index is unavailable.") from exc
+    expected_key = f"uploads/{date_part}/{params['name']}"
+    if upload is None or upload.storage_key != expected_key:
+        raise not_found()
+    if upload.expires_at is not None and upload.expires_at <= time.time():
+        raise not_found()
+    return upload
+
+
+async def serve_image(request: Request) -> Response:
+    upload = await find_upload(request)
+    headers = image_headers(upload)
+    if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    path = services_of(request).store.local_path(upload.storage_key)
+    if path is None:
+        raise not_found()
+    return FileResponse(path, headers=headers, media_type=upload.content_type)

@@ -1,0 +1,186 @@
+"""Streaming `multipart/form-data`: the `file` part goes to a Spool as it arrives.
+
+python-multipart's incremental parser runs over `request.stream()`, so memory stays bounded
+whatever the upload's size, and a too-large or non-image upload is refused before the rest
+of the body is read.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from imghost.errors import ApiError
+from imghost.ingest.spool import Spool, too_large
+
+FILE_FIELD = "file"
+MAX_TEXT_FIELD_BYTES = 8 * 1024
+MAX_PARTS = 16
+# Room for part headers, boundaries and small text fields beside the file itself.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+_SEND_AS = "Send the image as multipart/form-data in the field 'file'."
+
+
+@dataclass
+class ReceivedForm:
+    spool: Spool | None = None
+    filename: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def _bad_request(code: str, message: str) -> ApiError:
+    return ApiError(400, code, message)
+
+
+def boundary_of(request: Request) -> bytes:
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    boundary = params.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise _bad_request(
+            "not_multipart", "The request body is not multipart/form-data. " + _SEND_AS
+        )
+    return boundary
+
+
+def check_declared_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+        raise too_large(limit)
+
+
+def clean_filename(raw: str) -> str:
+    """The client's file name, for display only: base name, printable, at most 255 characters."""
+    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    printable = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+    return printable.strip()[:255]
+
+
+class _FormReader:
+    def __init__(self, spool_dir: Path, limit: int, on_head: Callable[[bytes], None]) -> None:
+        self.form = ReceivedForm()
+        self.finished = False
+        self._spool_dir = spool_dir
+        self._limit = limit
+        self._on_head = on_head
+        self._parts = 0
+        self._header_field = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._text: bytearray | None = None
+        self._text_name = ""
+        self._writing_file = False
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise _bad_request("too_many_parts", f"The form has more than {MAX_PARTS} parts.")
+        self._disposition = b""
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header_field.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_field = b""
+        self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._disposition)
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        filename = params.get(b"filename")
+        if name == FILE_FIELD:
+            self._start_file(filename)
+        elif filename is not None:
+            raise _bad_request(
+                "unexpected_file_field",
+                f"A file was sent in the field {name!r}; only 'file' is read. " + _SEND_AS,
+            )
+        else:
+            self._text_name = name
+            self._text = bytearray()
+
+    def _start_file(self, filename: bytes | None) -> None:
+        if self.form.spool is not None:
+            raise _bad_request("too_many_files", "Send one file per request in the field 'file'.")
+        self.form.filename = clean_filename((filename or b"").decode("utf-8", "replace"))
+        self.form.spool = Spool(self._spool_dir, self._limit, self._on_head)
+        self._writing_file = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writing_file and self.form.spool is not None:
+            self.form.spool.write(memoryview(data)[start:end])
+        elif self._text is not None:
+            self._text += data[start:end]
+            if len(self._text) > MAX_TEXT_FIELD_BYTES:
+                raise _bad_request(
+                    "field_too_large",
+                    f"The form field {self._text_name!r} is longer than "
+                    f"{MAX_TEXT_FIELD_BYTES} bytes.",
+                )
+
+    def _part_end(self) -> None:
+        if self._text is not None:
+            self.form.fields[self._text_name] = self._text.decode("utf-8", "replace")
+        self._text = None
+        self._writing_file = False
+
+    def _end(self) -> None:
+        self.finished = True
+
+
+async def receive_form(
+    request: Request, spool_dir: Path, limit: int, on_head: Callable[[bytes], None]
+) -> ReceivedForm:
+    """Read the whole form, spooling `file`. On any error, nothing is left on disk."""
+    boundary = boundary_of(request)
+    check_declared_length(request, limit)
+    reader = _FormReader(spool_dir, limit, on_head)
+    try:
+        parser = MultipartParser(boundary, reader.callbacks())
+        async for chunk in request.stream():
+            parser.write(chunk)
+        if not reader.finished:
+            raise _bad_request(
+                "incomplete_body",
+                "The multipart body ended before its closing boundary: the upload was cut off.",
+            )
+    except MultipartParseError as exc:
+        _discard(reader.form)
+        raise _bad_request(
+            "malformed_multipart", f"The multipart body is malformed: {exc}."
+        ) from exc
+    except ClientDisconnect as exc:
+        _discard(reader.form)
+        raise _bad_request("client_disconnected", "The client went away mid-upload.") from exc
+    except BaseException:
+        _discard(reader.form)
+        raise
+    return reader.form
+
+
+def _discard(form: ReceivedForm) -> None:
+    if form.spool is not None:
+        form.spool.discard()

@@ -1,0 +1,125 @@
+"""One upload from spooled bytes to a committed record, undone unless it completes.
+
+The order keeps the promise of DESIGN.md §4: the record is written as pending, the bytes are
+completed in the store, and only then is the record marked ready. A crash in between leaves a
+pending record (never served; swept later) and at most bytes nobody can reach.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imghost.auth import Principal
+from imghost.errors import ApiError
+from imghost.ingest.prepare import PreparedImage, prepare
+from imghost.ingest.validate import Limits
+from imghost.repo.base import Repo, RepoUnavailable, Upload
+from imghost.store.base import Store, StoreUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    """What the HTTP layer received: a finished temporary file and its digest."""
+
+    path: Path
+    digest: str
+    filename: str
+
+
+def new_upload_id() -> str:
+    # 16 random bytes (128 bits) as 22 URL-safe characters: URLs can be neither guessed
+    # nor enumerated.
+    return secrets.token_urlsafe(16)
+
+
+def limits_from(settings: dict[str, Any]) -> Limits:
+    return Limits(
+        max_pixels=settings["limits.max_pixels"],
+        max_side=settings["limits.max_side"],
+        max_frames=settings["limits.max_frames"],
+    )
+
+
+def ingest(
+    spooled: Spooled,
+    principal: Principal,
+    settings: dict[str, Any],
+    store: Store,
+    repo: Repo,
+    now: float | None = None,
+) -> Upload:
+    """Validate, store and record one upload. Runs in a worker thread."""
+    prepared = prepare(
+        spooled.path, spooled.digest, limits_from(settings), settings["images.strip_metadata"]
+    )
+    try:
+        upload = _record_for(prepared, spooled.filename, principal, store, now or time.time())
+        _store_and_record(upload, prepared, store, repo)
+        return upload
+    finally:
+        prepared.path.unlink(missing_ok=True)
+
+
+def _record_for(
+    prepared: PreparedImage, filename: str, principal: Principal, store: Store, now: float
+) -> Upload:
+    upload_id = new_upload_id()
+    month = time.strftime("%Y/%m", time.gmtime(now))
+    return Upload(
+        id=upload_id,
+        key_id=principal.key.id,
+        store=store.name,
+        storage_key=f"uploads/{month}/{upload_id}.{prepared.extension}",
+        content_type=prepared.content_type,
+        size=prepared.size,
+        width=prepared.width,
+        height=prepared.height,
+        frames=prepared.frames,
+        digest=prepared.digest,
+        filename=filename,
+        created_at=now,
+    )
+
+
+def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, repo: Repo) -> None:
+    try:
+        repo.begin_upload(upload)
+    except RepoUnavailable as exc:
+        raise database_unavailable(exc) from exc
+    try:
+        store.put_file(upload.storage_key, prepared.path, upload.content_type)
+        repo.commit_upload(upload.id)
+    except BaseException as exc:
+        _undo(upload, store, repo)
+        if isinstance(exc, StoreUnavailable):
+            raise ApiError(
+                503,
+                "storage_unavailable",
+                f"The image store failed, so nothing was saved: {exc}. Try again shortly.",
+                {"Retry-After": "5"},
+            ) from exc
+        if isinstance(exc, RepoUnavailable):
+            raise database_unavailable(exc) from exc
+        raise
+
+
+def _undo(upload: Upload, store: Store, repo: Repo) -> None:
+    """Best effort: what cannot be undone now stays pending, and the sweep finishes it."""
+    try:
+        store.delete(upload.storage_key)
+        repo.discard_upload(upload.id)
+    except (StoreUnavailable, RepoUnavailable, OSError):
+        pass
+
+
+def database_unavailable(exc: Exception) -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        f"The database is unavailable, so nothing was saved: {exc}. Try again shortly.",
+        {"Retry-After": "5"},
+    )

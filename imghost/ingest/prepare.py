@@ -1,0 +1,149 @@
+"""From a validated upload to the exact bytes we store.
+
+Most uploads are stored byte for byte, or with metadata segments cut out losslessly. Pixels
+are re-encoded only when browsers or models would otherwise see the wrong thing: JPEG codings
+that browsers cannot show (arithmetic, lossless), and still images whose EXIF orientation is
+not 1 while metadata is stripped, so the stored pixels are upright for every consumer.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from blake3 import blake3
+from PIL import Image, ImageOps, JpegImagePlugin
+
+from imghost.errors import ApiError
+from imghost.ingest import formats, validate
+from imghost.ingest.spool import SNIFF_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    path: Path
+    format: str
+    size: int
+    digest: str
+    width: int
+    height: int
+    frames: int
+
+    @property
+    def content_type(self) -> str:
+        return validate.CONTENT_TYPES[self.format]
+
+    @property
+    def extension(self) -> str:
+        return validate.EXTENSIONS[self.format]
+
+
+def prepare(
+    source: Path, source_digest: str, limits: validate.Limits, strip_metadata: bool
+) -> PreparedImage:
+    """Validate `source` and give the file to store: `source` itself, or a new file beside it."""
+    target = source.with_suffix(".out")
+    with source.open("rb") as fp:
+        if os.fstat(fp.fileno()).st_size == 0:
+            raise validate.unsupported(b"")
+        with mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            view = memoryview(buf)
+            try:
+                validate.require_image(bytes(view[:SNIFF_BYTES]))
+                structure = validate.check_structure(view, limits)
+                orientation = validate.decode_check(fp, structure, limits.max_pixels)
+                if _needs_reencode(structure, orientation, strip_metadata):
+                    fp.seek(0)
+                    return _reencode(fp, structure, target)
+                pieces = _kept_pieces(view, structure, orientation, strip_metadata)
+                if sum(len(piece) for piece in pieces) == len(view):
+                    return _prepared(source, structure, len(view), source_digest)
+                size, digest = _write(target, pieces)
+                del pieces
+                return _prepared(target, structure, size, digest)
+            finally:
+                view.release()
+
+
+def _needs_reencode(structure: formats.Structure, orientation: int, strip_metadata: bool) -> bool:
+    upright_needed = strip_metadata and orientation != 1 and structure.frames == 1
+    return structure.reencode or upright_needed
+
+
+def _kept_pieces(
+    view: memoryview, structure: formats.Structure, orientation: int, strip_metadata: bool
+) -> list[bytes | memoryview]:
+    if strip_metadata:
+        return formats.strip(view, structure, orientation)
+    return [view[: structure.length]]
+
+
+def _prepared(path: Path, structure: formats.Structure, size: int, digest: str) -> PreparedImage:
+    return PreparedImage(
+        path=path,
+        format=structure.format,
+        size=size,
+        digest=digest,
+        width=structure.width,
+        height=structure.height,
+        frames=structure.frames,
+    )
+
+
+def _write(target: Path, pieces: list[bytes | memoryview]) -> tuple[int, str]:
+    hasher = blake3()
+    size = 0
+    with target.open("wb") as out:
+        for piece in pieces:
+            out.write(piece)
+            hasher.update(piece)
+            size += len(piece)
+    return size, hasher.hexdigest()
+
+
+def _reencode(fp: BinaryIO, structure: formats.Structure, target: Path) -> PreparedImage:
+    pillow_format = validate.PILLOW_FORMATS[structure.format][0]
+    try:
+        with Image.open(fp, formats=validate.PILLOW_FORMATS[structure.format]) as im:
+            im.load()
+            options = _encoder_options(im, structure.format)
+            upright = ImageOps.exif_transpose(im)
+            upright.save(target, format=pillow_format, **options)
+    except (OSError, ValueError) as exc:
+        target.unlink(missing_ok=True)
+        raise validate.corrupt(exc) from exc
+    size, digest = _digest(target)
+    if size == 0:
+        raise ApiError(422, "corrupt_image", "The image could not be re-encoded.")
+    return PreparedImage(
+        path=target,
+        format=structure.format,
+        size=size,
+        digest=digest,
+        width=upright.width,
+        height=upright.height,
+        frames=1,
+    )
+
+
+def _encoder_options(im: Image.Image, fmt: str) -> dict[str, object]:
+    options: dict[str, object] = {}
+    if icc := im.info.get("icc_profile"):
+        options["icc_profile"] = icc
+    if fmt == "jpeg":
+        options.update(quality=95, optimize=True)
+        sampling = JpegImagePlugin.get_sampling(im)
+        if sampling >= 0:
+            options["subsampling"] = sampling
+    elif fmt == "webp":
+        options.update(quality=95, method=4)
+    return options
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    hasher = blake3()
+    hasher.update_mmap(path)
+    return path.stat().st_size, hasher.hexdigest()

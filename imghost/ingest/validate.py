@@ -1,0 +1,139 @@
+"""Is this upload an image we serve, within the limits? Structure first, then a real decode.
+
+The order is cheapest first: the format from the magic bytes; a structural walk of the file
+(`imghost.ingest.formats`: chunk CRCs, segment bounds, frame count, trailing bytes) that needs
+no pixel decode; the size limits from the header, so bombs never reach a decoder; and only
+then Pillow decodes every frame once (JPEGs at 1/8 scale: the entropy-coded data is still read
+in full, which is where truncation and corruption show, for a fraction of the IDCT cost).
+A decode error is final: Pillow can succeed on a second load() of a corrupt file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from PIL import Image
+
+from imghost.errors import ApiError
+from imghost.ingest import formats
+from imghost.ingest.identify import describe
+
+ALLOWED = "JPEG, PNG, GIF or WebP"
+PILLOW_FORMATS = {"jpeg": ("JPEG", "MPO"), "png": ("PNG",), "gif": ("GIF",), "webp": ("WEBP",)}
+CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+ORIENTATION_TAG = 0x0112
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_pixels: int
+    max_side: int
+    max_frames: int
+
+
+def unsupported(head: bytes) -> ApiError:
+    if not head:
+        return ApiError(400, "empty_file", "The file is empty. Choose an image file and try again.")
+    return ApiError(
+        415,
+        "unsupported_type",
+        f"Only {ALLOWED} images are accepted; this file looks like {describe(head)}.",
+    )
+
+
+def require_image(head: bytes) -> str:
+    """The sniffed format of a file that starts with `head`, or the 415 to answer."""
+    kind = formats.sniff(head)
+    if kind is None:
+        raise unsupported(head)
+    return kind
+
+
+def check_structure(buf: bytes | memoryview, limits: Limits) -> formats.Structure:
+    try:
+        structure = formats.parse(buf, limits.max_frames)
+    except formats.FormatError as exc:
+        status = 415 if exc.code == "unsupported_jpeg_variant" else 422
+        raise ApiError(status, exc.code, exc.message) from exc
+    check_limits(structure, limits)
+    return structure
+
+
+def check_limits(structure: formats.Structure, limits: Limits) -> None:
+    width, height = structure.width, structure.height
+    if structure.frames > limits.max_frames:
+        raise ApiError(
+            422,
+            "too_many_frames",
+            f"The animation has more than {limits.max_frames} frames, the limit. "
+            "Shorten it and try again.",
+        )
+    if max(width, height) > limits.max_side:
+        raise ApiError(
+            422,
+            "image_too_large",
+            f"The image is {width}x{height} pixels; no side may exceed {limits.max_side}. "
+            "Resize it and try again.",
+        )
+    if width * height > limits.max_pixels:
+        raise ApiError(
+            422,
+            "image_too_large",
+            f"The image is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit "
+            f"is {limits.max_pixels / 1e6:g}. Resize it and try again.",
+        )
+
+
+def decode_check(fp: BinaryIO, structure: formats.Structure, max_pixels: int) -> int:
+    """Decode every frame once; any failure rejects the upload as corrupt.
+
+    Returns the EXIF orientation (1-8) as Pillow reads it, XMP included; 1 when invalid.
+    """
+    try:
+        return _decode_frames(fp, structure, max_pixels)
+    except ApiError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ApiError(
+            422, "image_too_large", f"A frame of the image is too large to decode: {exc}"
+        ) from exc
+    except Exception as exc:  # Pillow raises many types for bad data
+        raise corrupt(exc) from exc
+
+
+def corrupt(exc: BaseException) -> ApiError:
+    reason = str(exc).strip() or type(exc).__name__
+    return ApiError(
+        422,
+        "corrupt_image",
+        f"The image data is corrupt and cannot be decoded ({reason}). "
+        "Re-export or re-download the image and try again.",
+    )
+
+
+def _decode_frames(fp: BinaryIO, structure: formats.Structure, max_pixels: int) -> int:
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with Image.open(fp, formats=PILLOW_FORMATS[structure.format]) as im:
+        if im.size != (structure.width, structure.height):
+            raise corrupt(ValueError(f"header says {structure.width}x{structure.height}"))
+        if structure.format == "jpeg":
+            # MPO's later pictures are cut off before storing; only the primary one is served.
+            im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+            return _orientation(im)
+        if getattr(im, "n_frames", 1) != structure.frames:
+            raise corrupt(
+                ValueError(f"{im.n_frames} frames decode, the file lists {structure.frames}")
+            )
+        for index in range(structure.frames):
+            im.seek(index)
+            im.load()
+        im.seek(0)
+        return _orientation(im)
+
+
+def _orientation(im: Image.Image) -> int:
+    value = im.getexif().get(ORIENTATION_TAG, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1

@@ -1,0 +1,90 @@
+"""The metadata interface: API keys, upload records and run-time settings.
+
+Bytes live behind `imghost.store.base.Store`; everything the app must remember about them lives
+here. Every method is synchronous and short; the app calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Role = Literal["admin", "user"]
+UploadState = Literal["pending", "ready"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str
+    role: Role
+    prefix: str
+    enabled: bool
+    created_at: float
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One stored image. `storage_key` is also the URL path below the public URL."""
+
+    id: str
+    key_id: str
+    store: str
+    storage_key: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    frames: int
+    digest: str
+    filename: str
+    created_at: float
+    expires_at: float | None = None
+    state: UploadState = "pending"
+
+
+class RepoUnavailable(Exception):
+    """The database cannot be reached or did not answer; nothing was written."""
+
+
+class Repo(Protocol):
+    def create_key(
+        self, *, name: str, role: Role, key_hash: str, prefix: str, expires_at: float | None
+    ) -> ApiKey: ...
+
+    def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        """The key whose SHA-256 is `key_hash`, with the stored hash for a constant-time check."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def set_key_enabled(self, key_id: str, enabled: bool) -> bool: ...
+
+    def delete_key(self, key_id: str) -> bool: ...
+
+    def count_keys(self) -> int: ...
+
+    def begin_upload(self, upload: Upload) -> None:
+        """Record an upload as pending: its bytes are on their way to the store."""
+        ...
+
+    def commit_upload(self, upload_id: str) -> None:
+        """Mark a pending upload ready: its bytes are complete in the store."""
+        ...
+
+    def discard_upload(self, upload_id: str) -> None: ...
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """A ready upload, or None (pending, unknown or deleted)."""
+        ...
+
+    def stale_pending(self, older_than: float) -> list[Upload]: ...
+
+    def get_settings(self) -> dict[str, Any]: ...
+
+    def put_settings(self, values: dict[str, Any]) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

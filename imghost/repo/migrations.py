@@ -1,0 +1,61 @@
+"""Schema migrations, applied in order by exactly one process at a time.
+
+Several instances may start at once: PostgreSQL serialises them with an advisory lock taken
+inside the migrating transaction, SQLite with an exclusive lock on a file beside the database.
+Each migration is a function of a connection; append new ones, never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+
+from imghost.repo.schema import api_keys, schema_version, settings, uploads
+
+# An arbitrary constant naming imghost's migration lock among the database's advisory locks.
+_PG_LOCK_ID = 0x696D67686F7374
+
+
+def _v1_initial(conn: Connection) -> None:
+    for table in (api_keys, uploads, settings):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial,)
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    return conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one()
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the schema up to date; returns the version it ends at."""
+    with _exclusive(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+        schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            migration(conn)
+            conn.execute(insert(schema_version).values(version=number, applied_at=time.time()))
+        return len(MIGRATIONS)
+
+
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

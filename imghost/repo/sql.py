@@ -1,0 +1,178 @@
+"""`Repo` on SQLAlchemy Core: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from imghost.repo import migrations
+from imghost.repo.base import ApiKey, RepoUnavailable, Role, Upload
+from imghost.repo.schema import api_keys, settings, uploads
+
+
+def make_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the one writer; NORMAL keeps commits durable against
+    # process crashes (our kill test) while skipping an fsync per commit.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class SqlRepo:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def connect(cls, database_url: str, *, migrate: bool = False) -> SqlRepo:
+        repo = cls(make_engine(database_url))
+        if migrate:
+            with repo._unavailable_as_error():
+                migrations.upgrade(repo.engine)
+        return repo
+
+    @contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                reason = str(exc.orig or exc).strip().splitlines()[0]
+                raise RepoUnavailable(reason) from exc
+            raise
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self._unavailable_as_error(), self.engine.begin() as conn:
+            yield conn
+
+    def create_key(
+        self, *, name: str, role: Role, key_hash: str, prefix: str, expires_at: float | None
+    ) -> ApiKey:
+        key = ApiKey(
+            id="key_" + secrets.token_hex(8),
+            name=name,
+            role=role,
+            prefix=prefix,
+            enabled=True,
+            created_at=time.time(),
+            expires_at=expires_at,
+        )
+        with self._begin() as conn:
+            conn.execute(insert(api_keys).values(key_hash=key_hash, **asdict(key)))
+        return key
+
+    def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        with self._begin() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        if row is None:
+            return None
+        return _key(row._mapping), row.key_hash
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._begin() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [_key(row._mapping) for row in rows]
+
+    def set_key_enabled(self, key_id: str, enabled: bool) -> bool:
+        with self._begin() as conn:
+            result = conn.execute(
+                update(api_keys).where(api_keys.c.id == key_id).values(enabled=enabled)
+            )
+        return result.rowcount > 0
+
+    def delete_key(self, key_id: str) -> bool:
+        with self._begin() as conn:
+            result = conn.execute(delete(api_keys).where(api_keys.c.id == key_id))
+        return result.rowcount > 0
+
+    def count_keys(self) -> int:
+        with self._begin() as conn:
+            return conn.execute(select(func.count()).select_from(api_keys)).scalar_one()
+
+    def begin_upload(self, upload: Upload) -> None:
+        with self._begin() as conn:
+            conn.execute(insert(uploads).values(**{**asdict(upload), "state": "pending"}))
+
+    def commit_upload(self, upload_id: str) -> None:
+        with self._begin() as conn:
+            conn.execute(update(uploads).where(uploads.c.id == upload_id).values(state="ready"))
+
+    def discard_upload(self, upload_id: str) -> None:
+        with self._begin() as conn:
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        query = select(uploads).where(uploads.c.id == upload_id, uploads.c.state == "ready")
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Upload(**row._mapping)
+
+    def stale_pending(self, older_than: float) -> list[Upload]:
+        query = select(uploads).where(
+            uploads.c.state == "pending", uploads.c.created_at < older_than
+        )
+        with self._begin() as conn:
+            return [Upload(**row._mapping) for row in conn.execute(query)]
+
+    def get_settings(self) -> dict[str, Any]:
+        with self._begin() as conn:
+            rows = conn.execute(select(settings.c.name, settings.c.value)).all()
+        return {row.name: row.value for row in rows}
+
+    def put_settings(self, values: dict[str, Any]) -> None:
+        now = time.time()
+        with self._begin() as conn:
+            for name, value in values.items():
+                conn.execute(delete(settings).where(settings.c.name == name))
+                conn.execute(insert(settings).values(name=name, value=value, updated_at=now))
+
+    def ping(self) -> None:
+        with self._begin() as conn:
+            conn.execute(select(1))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        prefix=row["prefix"],
+        enabled=bool(row["enabled"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )

@@ -1,0 +1,80 @@
+"""`imghost serve`: prepare the data folder and database once, then run granian's workers."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+from granian import Granian
+from granian.constants import Interfaces
+
+from imghost.app import SPOOL_DIR_ENV
+from imghost.config import Config
+from imghost.ingest.spooldir import SpoolDir, sweep_dead
+from imghost.keys import display_prefix, generate_key, hash_key
+from imghost.repo.base import Repo
+from imghost.store.local import LocalStore
+
+# A pending upload older than this was abandoned by a crashed process: no request lasts so long.
+STALE_PENDING_SECONDS = 3600
+
+
+def ensure_admin_key(config: Config, repo: Repo) -> str | None:
+    """Create the admin key on a first start; returns a key that was generated now."""
+    if config.admin_key:
+        if repo.key_by_hash(hash_key(config.admin_key)) is None:
+            _create_admin(repo, config.admin_key)
+        return None
+    if repo.count_keys() > 0:
+        return None
+    key = generate_key()
+    _create_admin(repo, key)
+    return key
+
+
+def _create_admin(repo: Repo, key: str) -> None:
+    repo.create_key(
+        name="admin",
+        role="admin",
+        key_hash=hash_key(key),
+        prefix=display_prefix(key),
+        expires_at=None,
+    )
+
+
+def sweep_stale_pending(repo: Repo, store: LocalStore) -> int:
+    stale = repo.stale_pending(time.time() - STALE_PENDING_SECONDS)
+    for upload in stale:
+        store.delete(upload.storage_key)
+        repo.discard_upload(upload.id)
+    return len(stale)
+
+
+def run(config: Config, repo: Repo) -> None:
+    generated = ensure_admin_key(config, repo)
+    if generated:
+        click.echo(
+            "\n  First start: created an admin API key. It is shown only this once; keep it:\n\n"
+            f"    {generated}\n\n"
+            f"  Try it:  curl -H 'Authorization: Bearer {generated}' "
+            f"-F file=@photo.png {config.public_url}/api/upload\n"
+        )
+    sweep_dead(config.tmp_dir)
+    sweep_stale_pending(repo, LocalStore(config.data_dir))
+    spool = SpoolDir.claim(config.tmp_dir)
+    os.environ.update(config.as_env())
+    os.environ[SPOOL_DIR_ENV] = str(spool.path)
+    click.echo(f"imghost listening on {config.public_url} with {config.workers} worker(s)")
+    try:
+        Granian(
+            "imghost.app:create_app",
+            address=config.host,
+            port=config.port,
+            interface=Interfaces.ASGI,
+            workers=config.workers,
+            factory=True,
+            log_access=False,
+        ).serve()
+    finally:
+        spool.release()

@@ -1,0 +1,42 @@
+"""The long-lived parts one app process works with, opened once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from imghost.config import Config
+from imghost.repo.base import Repo
+from imghost.settings import SettingsCache
+from imghost.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    config: Config
+    repo: Repo
+    store: Store
+    settings: SettingsCache
+    spool_dir: Path
+
+    def public_url(self, settings: dict[str, Any], request: Request) -> str:
+        """Base of returned URLs: the run-time setting, else the start-up one.
+
+        A server listening on all interfaces has no address of its own to give out, so it
+        answers with the address the client reached it at.
+        """
+        base = settings["public_url"] or self.config.public_url
+        if urlsplit(base).hostname in ("0.0.0.0", "::"):
+            return str(request.base_url).rstrip("/")
+        return base
+
+    def url_for(self, storage_key: str, settings: dict[str, Any], request: Request) -> str:
+        return f"{self.public_url(settings, request)}/{storage_key}"
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services

@@ -1,0 +1,164 @@
+"""Shared fixtures: real `imghost serve` processes on free ports, keys, sample images."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from imghost.keys import display_prefix, generate_key, hash_key
+from imghost.repo.sql import SqlRepo
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+IMGHOST = [sys.executable, "-m", "imghost"]
+START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A real `imghost serve` process tree in its own session, on its own data folder."""
+
+    data_dir: Path
+    workers: int = 2
+    admin_key: str = field(default_factory=generate_key)
+    port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        env = {**os.environ, "IMGHOST_ADMIN_KEY": self.admin_key, **self.env}
+        command = [*IMGHOST, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "--workers", str(self.workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {START_TIMEOUT_SECONDS}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def kill(self) -> None:
+        """SIGKILL the whole process tree at once, as a crash or OOM killer would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def repo(self) -> SqlRepo:
+        return SqlRepo.connect(f"sqlite:///{self.data_dir}/imghost.db")
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(
+            [*IMGHOST, *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    def new_key(self, *, role: str = "user", expires_at: float | None = None) -> tuple[str, str]:
+        """A fresh key and its id, written straight into the server's database."""
+        key = generate_key()
+        repo = self.repo()
+        try:
+            record = repo.create_key(
+                name="test",
+                role=role,  # type: ignore[arg-type]
+                key_hash=hash_key(key),
+                prefix=display_prefix(key),
+                expires_at=expires_at,
+            )
+        finally:
+            repo.close()
+        return key, record.id
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One shared server with two workers, as `imghost serve` runs for a user."""
+    instance = Server(tmp_path_factory.mktemp("shared") / "data").start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of this test's own, for tests that change settings or kill it."""
+    instance = Server(tmp_path / "data")
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="session")
+def user_key(server: Server) -> str:
+    return server.new_key()[0]
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def png_bytes(
+    width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((width, height), 64).convert("RGB").save(
+        buffer, format="JPEG", quality=quality
+    )
+    return buffer.getvalue()

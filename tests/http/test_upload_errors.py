@@ -1,0 +1,228 @@
+"""Bad requests get the envelope, the right status and a stable code, and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.conftest import Server, auth, png_bytes
+
+LIMIT = 20 * 1024 * 1024
+
+
+def assert_envelope(response: requests.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert body["data"] is None
+    assert body["code"] == code
+    assert isinstance(body["message"], str)
+    assert len(body["message"]) > 10
+    return body
+
+
+def post(server: Server, key: str | None, **kwargs: object) -> requests.Response:
+    headers = auth(key) if key else {}
+    headers.update(kwargs.pop("headers", {}))  # type: ignore[arg-type]
+    return requests.post(server.url + "/api/upload", headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def leaves_nothing(server: Server) -> Iterator[None]:
+    """The test's requests add no upload row, no stored file and no spooled bytes."""
+    before = _footprint(server)
+    yield
+    assert _footprint(server) == before
+
+
+def _footprint(server: Server) -> tuple[int, int, int]:
+    from sqlalchemy import func, select
+
+    from imghost.repo.schema import uploads
+
+    repo = server.repo()
+    try:
+        with repo.engine.connect() as conn:
+            rows = conn.execute(select(func.count()).select_from(uploads)).scalar_one()
+    finally:
+        repo.close()
+    files = sum(1 for p in (server.data_dir / "uploads").rglob("*") if p.is_file())
+    spooled = sum(
+        1 for p in (server.data_dir / "tmp").rglob("*") if p.is_file() and p.suffix != ".lock"
+    )
+    return rows, files, spooled
+
+
+@pytest.mark.usefixtures("leaves_nothing")
+class TestRejections:
+    def test_missing_key(self, server: Server) -> None:
+        assert_envelope(post(server, None, files={"file": png_bytes()}), 401, "missing_api_key")
+
+    def test_unknown_key(self, server: Server) -> None:
+        response = post(server, "sk-" + "x" * 48, files={"file": png_bytes()})
+        assert_envelope(response, 401, "invalid_api_key")
+
+    def test_not_a_bearer_key(self, server: Server) -> None:
+        response = post(server, None, headers={"Authorization": "Basic dXNlcjpwYXNz"})
+        assert_envelope(response, 401, "invalid_api_key")
+
+    def test_disabled_key(self, server: Server) -> None:
+        key, key_id = server.new_key()
+        server.cli("keys", "disable", key_id)
+        assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_disabled")
+        server.cli("keys", "enable", key_id)
+        assert post(server, key, files={"file": png_bytes()}).status_code == 200
+        server.cli("keys", "revoke", key_id)
+        assert_envelope(post(server, key, files={"file": png_bytes()}), 401, "invalid_api_key")
+
+    def test_expired_key(self, server: Server) -> None:
+        key, _ = server.new_key(expires_at=time.time() - 1)
+        assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_expired")
+
+    def test_missing_file(self, server: Server, user_key: str) -> None:
+        response = post(server, user_key, files={"purpose": (None, "vision")})
+        assert_envelope(response, 400, "missing_file")
+
+    def test_wrong_field_name(self, server: Server, user_key: str) -> None:
+        response = post(server, user_key, files={"image": ("a.png", png_bytes())})
+        assert_envelope(response, 400, "unexpected_file_field")
+
+    def test_two_files(self, server: Server, user_key: str) -> None:
+        files = [("file", ("a.png", png_bytes())), ("file", ("b.png", png_bytes()))]
+        assert_envelope(post(server, user_key, files=files), 400, "too_many_files")
+
+    def test_empty_file(self, server: Server, user_key: str) -> None:
+        response = post(server, user_key, files={"file": ("a.png", b"")})
+        assert_envelope(response, 400, "empty_file")
+
+    def test_not_multipart(self, server: Server, user_key: str) -> None:
+        response = post(server, user_key, json={"file": "aGVsbG8="})
+        assert_envelope(response, 400, "not_multipart")
+
+    def test_malformed_multipart(self, server: Server, user_key: str) -> None:
+        response = post(
+            server,
+            user_key,
+            data=b"this is not multipart at all",
+            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] in ("malformed_multipart", "incomplete_body", "missing_file")
+
+    def test_not_an_image(self, server: Server, user_key: str) -> None:
+        html = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
+        body = assert_envelope(
+            post(server, user_key, files={"file": ("x.png", html, "image/png")}),
+            415,
+            "unsupported_type",
+        )
+        assert "HTML" in str(body["message"])
+
+    def test_declared_length_over_limit_is_refused_before_reading(
+        self, server: Server, user_key: str
+    ) -> None:
+        status, body = raw_request(
+            server,
+            user_key,
+            headers={"Content-Length": str(LIMIT * 5)},
+            body_chunks=iter([b"--b\r\n"]),
+        )
+        assert status == 413
+        assert body["code"] == "file_too_large"
+
+    def test_streamed_body_over_limit_stops_at_the_limit(
+        self, server: Server, user_key: str
+    ) -> None:
+        head = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + png_bytes()
+        )
+        endless = (head if i == 0 else b"\0" * 65536 for i in range(10**9))
+        status, body = raw_request(
+            server, user_key, headers={"Transfer-Encoding": "chunked"}, body_chunks=endless
+        )
+        assert status == 413
+        assert body["code"] == "file_too_large"
+
+    def test_content_length_shorter_than_body(self, server: Server, user_key: str) -> None:
+        form = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+            + png_bytes()
+            + b"\r\n--b--\r\n"
+        )
+        status, body = raw_request(
+            server,
+            user_key,
+            headers={"Content-Length": str(len(form) // 2)},
+            body_chunks=iter([form]),
+        )
+        assert status == 400
+        assert body["code"] == "incomplete_body"
+
+
+def raw_request(
+    server: Server,
+    key: str,
+    headers: dict[str, str],
+    body_chunks: Iterator[bytes],
+    max_sent: int = 3 * LIMIT,
+) -> tuple[int, dict[str, object]]:
+    """POST over a bare socket, stop sending once the server answers; (status, JSON body)."""
+    chunked = headers.get("Transfer-Encoding") == "chunked"
+    lines = [
+        "POST /api/upload HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        f"Authorization: Bearer {key}",
+        "Content-Type: multipart/form-data; boundary=b",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        for chunk in body_chunks:
+            if _readable(sock) or sent > max_sent:
+                break
+            data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        if not _readable(sock, timeout=30):
+            sock.shutdown(socket.SHUT_WR)
+        response = _read_all(sock)
+    assert sent <= max_sent, "the server read far past the limit without answering"
+    head, _, payload = response.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(_dechunk(head, payload))
+
+
+def _readable(sock: socket.socket, timeout: float = 0) -> bool:
+    return bool(select.select([sock], [], [], timeout)[0])
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    parts = []
+    while chunk := sock.recv(65536):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _dechunk(head: bytes, payload: bytes) -> bytes:
+    if b"transfer-encoding: chunked" not in head.lower():
+        return payload
+    out, rest = b"", payload
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, rest = out + rest[:size], rest[size + 2 :]
+    return out

@@ -1,0 +1,151 @@
+"""The Repo contract, run against every backend: SQLite always, PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from imghost.repo import migrations
+from imghost.repo.base import RepoUnavailable, Upload
+from imghost.repo.sql import SqlRepo
+
+POSTGRES_URL = os.environ.get("IMGHOST_TEST_POSTGRES_URL", "")
+
+
+def postgres_schema_url(base_url: str) -> Iterator[str]:
+    """A schema of this test's own on the given PostgreSQL, dropped afterwards."""
+    schema = "imghost_test_" + secrets.token_hex(6)
+    admin = create_engine(make_url(base_url).set(drivername="postgresql+psycopg"))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield str(make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"}))
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/imghost.db"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need IMGHOST_TEST_POSTGRES_URL (set by .ci/run)")
+    yield from postgres_schema_url(POSTGRES_URL)
+
+
+@pytest.fixture
+def repo(database_url: str) -> Iterator[SqlRepo]:
+    instance = SqlRepo.connect(database_url, migrate=True)
+    yield instance
+    instance.close()
+
+
+def make_upload(key_id: str = "key_1", created_at: float | None = None) -> Upload:
+    upload_id = secrets.token_urlsafe(16)
+    return Upload(
+        id=upload_id,
+        key_id=key_id,
+        store="local",
+        storage_key=f"uploads/2026/11/{upload_id}.png",
+        content_type="image/png",
+        size=123,
+        width=4,
+        height=3,
+        frames=1,
+        digest="ab" * 32,
+        filename="a.png",
+        created_at=time.time() if created_at is None else created_at,
+    )
+
+
+def test_keys_round_trip(repo: SqlRepo) -> None:
+    created = repo.create_key(
+        name="ci", role="user", key_hash="f" * 64, prefix="sk-abcd", expires_at=None
+    )
+    found = repo.key_by_hash("f" * 64)
+    assert found == (created, "f" * 64)
+    assert repo.key_by_hash("0" * 64) is None
+    assert repo.count_keys() == 1
+    assert repo.set_key_enabled(created.id, False)
+    assert repo.list_keys()[0].enabled is False
+    assert repo.delete_key(created.id)
+    assert not repo.delete_key(created.id)
+    assert repo.key_by_hash("f" * 64) is None
+
+
+def test_key_hashes_are_unique(repo: SqlRepo) -> None:
+    repo.create_key(name="a", role="user", key_hash="e" * 64, prefix="sk-a", expires_at=None)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        repo.create_key(name="b", role="user", key_hash="e" * 64, prefix="sk-b", expires_at=None)
+
+
+def test_pending_uploads_are_not_served_until_committed(repo: SqlRepo) -> None:
+    upload = make_upload()
+    repo.begin_upload(upload)
+    assert repo.get_upload(upload.id) is None
+    repo.commit_upload(upload.id)
+    assert repo.get_upload(upload.id) == dataclasses.replace(upload, state="ready")
+
+
+def test_discard_removes_the_record(repo: SqlRepo) -> None:
+    upload = make_upload()
+    repo.begin_upload(upload)
+    repo.discard_upload(upload.id)
+    repo.commit_upload(upload.id)
+    assert repo.get_upload(upload.id) is None
+
+
+def test_stale_pending_lists_only_old_pending(repo: SqlRepo) -> None:
+    old, fresh, done = make_upload(created_at=100.0), make_upload(), make_upload(created_at=100.0)
+    for upload in (old, fresh, done):
+        repo.begin_upload(upload)
+    repo.commit_upload(done.id)
+    assert [u.id for u in repo.stale_pending(time.time() - 60)] == [old.id]
+
+
+def test_settings_round_trip(repo: SqlRepo) -> None:
+    assert repo.get_settings() == {}
+    repo.put_settings({"limits.max_side": 100, "public_url": "https://x.example"})
+    repo.put_settings({"limits.max_side": 200})
+    assert repo.get_settings() == {"limits.max_side": 200, "public_url": "https://x.example"}
+
+
+def test_migrations_are_idempotent_and_safe_in_parallel(database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            repo = SqlRepo.connect(database_url, migrate=True)
+            repo.close()
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    repo = SqlRepo.connect(database_url)
+    with repo.engine.connect() as conn:
+        assert migrations.current_version(conn) == len(migrations.MIGRATIONS)
+    repo.close()
+
+
+def test_unreachable_database_is_reported_as_unavailable(tmp_path: Path) -> None:
+    repo = SqlRepo.connect("postgresql://nobody@127.0.0.1:9/none?connect_timeout=2")
+    with pytest.raises(RepoUnavailable):
+        repo.ping()
+    repo.close()

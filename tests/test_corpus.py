@@ -1,0 +1,116 @@
+"""Every file of the shared acceptance corpus, uploaded to a real server, gets its verdict.
+
+Accepted files must come back from their URL as the same image: same format family, same
+displayed size and frame count, and (when not re-encoded) the same pixels. Rejected files must
+get a 4xx envelope. `POLICY` lists where we knowingly differ from the corpus's recommendation;
+the README's "Image policy" section says the same, with the reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image, ImageOps
+
+from tests.conftest import CORPUS, Server, auth
+
+# path -> our verdict where it differs from MANIFEST.tsv's "expected" (see README).
+POLICY: dict[str, str] = {
+    # Metadata is stripped on ingest, so the PHP payload in EXIF / the GIF comment is never
+    # stored or served; the pixels are a valid image.
+    "tricky/polyglot/fuzzdb_POC_phpinfo-metadata.jpg": "accept",
+    "tricky/polyglot/fuzzdb_POC_phpinfo-metadata.gif": "accept",
+}
+
+# JPEG codings that browsers cannot show: stored re-encoded as baseline JPEG.
+REENCODED = {"tricky/jpeg-coding/ljt_testimgari.jpg", "tricky/jpeg-coding/sharp_testimgl.jpg"}
+PILLOW_FAMILY = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP"}
+TRANSPOSING = {5, 6, 7, 8}
+
+
+@dataclass(frozen=True)
+class Case:
+    path: str
+    expected: str
+    reason: str
+    frames: str
+
+    @property
+    def file(self) -> Path:
+        return CORPUS / self.path
+
+
+def load_cases() -> list[Case]:
+    with (CORPUS / "MANIFEST.tsv").open(newline="") as manifest:
+        rows = list(csv.DictReader(manifest, delimiter="\t"))
+    return [
+        Case(row["path"], POLICY.get(row["path"], row["expected"]), row["reason"], row["frames"])
+        for row in rows
+    ]
+
+
+CASES = load_cases()
+
+
+def test_the_whole_corpus_is_here() -> None:
+    assert len(CASES) >= 190
+    assert all(case.file.is_file() for case in CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.path for c in CASES])
+def test_corpus_file(server: Server, user_key: str, case: Case) -> None:
+    original = case.file.read_bytes()
+    response = requests.post(
+        server.url + "/api/upload",
+        headers=auth(user_key),
+        files={"file": (case.file.name, original, "application/octet-stream")},
+        timeout=60,
+    )
+    body = response.json()
+    if case.expected == "reject":
+        assert 400 <= response.status_code < 500, f"accepted: {case.reason}"
+        assert response.status_code in (400, 413, 415, 422)
+        assert body["success"] is False
+        assert body["data"] is None
+        assert body["code"]
+        return
+    assert response.status_code == 200, f"{body} — {case.reason}"
+    served = requests.get(body["data"], timeout=30)
+    assert served.status_code == 200
+    assert_same_image(original, served.content, served.headers["content-type"], case.path)
+
+
+def assert_same_image(original: bytes, stored: bytes, content_type: str, path: str) -> None:
+    with Image.open(io.BytesIO(original)) as before, Image.open(io.BytesIO(stored)) as after:
+        family = PILLOW_FAMILY[before.format or ""]
+        assert PILLOW_FAMILY[after.format or ""] == family
+        assert content_type == f"image/{family.lower()}"
+        orientation = before.getexif().get(0x0112, 1)
+        upright = orientation in TRANSPOSING
+        expected_size = before.size[::-1] if upright else before.size
+        assert after.size in (before.size, expected_size)
+        expected_frames = 1 if before.format == "MPO" else getattr(before, "n_frames", 1)
+        assert getattr(after, "n_frames", 1) == expected_frames
+        reencoded = path in REENCODED or (orientation in range(2, 9) and expected_frames == 1)
+        if reencoded:
+            assert after.size == expected_size
+            assert _close(ImageOps.exif_transpose(before), after)
+        else:
+            assert _pixels(before) == _pixels(after)
+
+
+def _pixels(im: Image.Image) -> bytes:
+    im.seek(0)
+    return im.convert("RGBA").tobytes()
+
+
+def _close(before: Image.Image, after: Image.Image) -> bool:
+    a = before.convert("RGB").resize((32, 32))
+    b = after.convert("RGB").resize((32, 32))
+    diff = sum(abs(x - y) for x, y in zip(a.tobytes(), b.tobytes(), strict=True))
+    return diff / (32 * 32 * 3) < 8
