@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +21,10 @@ from PIL import Image, ImageOps, JpegImagePlugin
 from imghost.errors import ApiError
 from imghost.ingest import formats, validate
 from imghost.ingest.spool import SNIFF_BYTES
+
+# Decoding holds a whole frame's pixels in memory and keeps a core busy: a few at a time per
+# process bound both, whatever the number of uploads in flight.
+DECODE_SLOTS = threading.BoundedSemaphore(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +52,24 @@ def prepare(
     """Validate `source` and give the file to store: `source` itself, or a new file beside it."""
     target = source.with_suffix(".out")
     with source.open("rb") as fp:
-        if os.fstat(fp.fileno()).st_size == 0:
+        size = os.fstat(fp.fileno()).st_size
+        if size == 0:
             raise validate.unsupported(b"")
-        with mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            view = memoryview(buf)
-            try:
-                validate.require_image(bytes(view[:SNIFF_BYTES]))
-                structure = validate.check_structure(view, limits)
-                orientation = validate.decode_check(fp, structure, limits.max_pixels)
-                if _needs_reencode(structure, orientation, strip_metadata):
-                    fp.seek(0)
-                    return _reencode(fp, structure, target)
-                pieces = _kept_pieces(view, structure, orientation, strip_metadata)
-                if sum(len(piece) for piece in pieces) == len(view):
-                    return _prepared(source, structure, len(view), source_digest)
-                size, digest = _write(target, pieces)
-                del pieces
-                return _prepared(target, structure, size, digest)
-            finally:
-                view.release()
+        # Not closed explicitly: slices of it may outlive this call inside an exception's
+        # traceback, and closing an mmap with live slices raises. It unmaps with the last one.
+        buf = mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ)
+        validate.require_image(buf[:SNIFF_BYTES])
+        structure = validate.check_structure(buf, limits)
+        with DECODE_SLOTS:
+            orientation = validate.decode_check(fp, structure, limits.max_pixels)
+            if _needs_reencode(structure, orientation, strip_metadata):
+                fp.seek(0)
+                return _reencode(fp, structure, target)
+        pieces = _kept_pieces(buf, structure, orientation, strip_metadata)
+        if sum(len(piece) for piece in pieces) == size:
+            return _prepared(source, structure, size, source_digest)
+        written, digest = _write(target, pieces)
+        return _prepared(target, structure, written, digest)
 
 
 def _needs_reencode(structure: formats.Structure, orientation: int, strip_metadata: bool) -> bool:
@@ -74,11 +78,11 @@ def _needs_reencode(structure: formats.Structure, orientation: int, strip_metada
 
 
 def _kept_pieces(
-    view: memoryview, structure: formats.Structure, orientation: int, strip_metadata: bool
+    buf: mmap.mmap, structure: formats.Structure, orientation: int, strip_metadata: bool
 ) -> list[bytes | memoryview]:
     if strip_metadata:
-        return formats.strip(view, structure, orientation)
-    return [view[: structure.length]]
+        return formats.strip(buf, structure, orientation)
+    return [memoryview(buf)[: structure.length]]
 
 
 def _prepared(path: Path, structure: formats.Structure, size: int, digest: str) -> PreparedImage:

@@ -119,9 +119,8 @@ def _decode_frames(fp: BinaryIO, structure: formats.Structure, max_pixels: int) 
         if im.size != (structure.width, structure.height):
             raise corrupt(ValueError(f"header says {structure.width}x{structure.height}"))
         if structure.format == "jpeg":
-            # MPO's later pictures are cut off before storing; only the primary one is served.
-            im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
-            im.load()
+            # Pillow's DCT scaling breaks seeking to MPO's later pictures; those decode in full.
+            _decode_jpeg(im, scaled=not structure.reencode and im.format == "JPEG")
             return _orientation(im)
         if getattr(im, "n_frames", 1) != structure.frames:
             raise corrupt(
@@ -132,6 +131,17 @@ def _decode_frames(fp: BinaryIO, structure: formats.Structure, max_pixels: int) 
             im.load()
         im.seek(0)
         return _orientation(im)
+
+
+def _decode_jpeg(im: Image.Image, scaled: bool) -> None:
+    """Decode every picture, MPO's later ones too: a broken one means a broken file."""
+    for index in range(getattr(im, "n_frames", 1)):
+        im.seek(index)
+        if scaled:
+            # DCT scaling skips most of the IDCT; lossless and arithmetic codings cannot scale.
+            im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+        im.load()
+    im.seek(0)
 
 
 def _orientation(im: Image.Image) -> int:

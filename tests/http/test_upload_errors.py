@@ -72,15 +72,6 @@ class TestRejections:
         response = post(server, None, headers={"Authorization": "Basic dXNlcjpwYXNz"})
         assert_envelope(response, 401, "invalid_api_key")
 
-    def test_disabled_key(self, server: Server) -> None:
-        key, key_id = server.new_key()
-        server.cli("keys", "disable", key_id)
-        assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_disabled")
-        server.cli("keys", "enable", key_id)
-        assert post(server, key, files={"file": png_bytes()}).status_code == 200
-        server.cli("keys", "revoke", key_id)
-        assert_envelope(post(server, key, files={"file": png_bytes()}), 401, "invalid_api_key")
-
     def test_expired_key(self, server: Server) -> None:
         key, _ = server.new_key(expires_at=time.time() - 1)
         assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_expired")
@@ -164,6 +155,16 @@ class TestRejections:
         )
         assert status == 400
         assert body["code"] == "incomplete_body"
+
+
+def test_disabled_then_enabled_then_revoked_key(server: Server) -> None:
+    key, key_id = server.new_key()
+    server.cli("keys", "disable", key_id)
+    assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_disabled")
+    server.cli("keys", "enable", key_id)
+    assert post(server, key, files={"file": png_bytes()}).status_code == 200
+    server.cli("keys", "revoke", key_id)
+    assert_envelope(post(server, key, files={"file": png_bytes()}), 401, "invalid_api_key")
 
 
 def raw_request(

@@ -1,0 +1,65 @@
+"""Start-up settings resolve in order and every setting is documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imghost.config import STARTUP_SETTINGS, ConfigError, load_config
+from imghost.settings import RUNTIME_SETTINGS
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = load_config({"data_dir": str(tmp_path)}, environ={})
+    assert config.data_dir == tmp_path
+    assert config.database_url == f"sqlite:///{tmp_path}/imghost.db"
+    assert (config.host, config.port) == ("127.0.0.1", 8000)
+    assert config.public_url == "http://127.0.0.1:8000"
+    assert config.workers >= 1
+
+
+def test_order_is_defaults_toml_env_flags(tmp_path: Path) -> None:
+    toml = tmp_path / "imghost.toml"
+    toml.write_text('port = 9001\nhost = "0.0.0.0"\nworkers = 3\n')
+    environ = {"IMGHOST_CONFIG": str(toml), "IMGHOST_PORT": "9002"}
+    config = load_config({"workers": 5}, environ=environ)
+    assert (config.host, config.port, config.workers) == ("0.0.0.0", 9002, 5)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"port": "eighty"}, "port must be a whole number"),
+        ({"port": "70000"}, "port must be between"),
+        ({"admin_key": "hunter2"}, "admin_key must start with 'sk-'"),
+        ({"config": "/nonexistent.toml"}, "cannot read the config file"),
+    ],
+)
+def test_bad_values_name_the_setting(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(flags, environ={})
+
+
+def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "imghost.toml"
+    toml.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_config({"config": str(toml)}, environ={})
+
+
+def test_every_startup_setting_is_in_the_readme_table() -> None:
+    rows = [line for line in README.read_text().splitlines() if line.startswith("| `")]
+    for setting in STARTUP_SETTINGS:
+        row = next((r for r in rows if r.startswith(f"| `{setting.name}`")), None)
+        assert row is not None, f"README lacks a row for start-up setting {setting.name}"
+        assert f"`{setting.env}`" in row
+        assert f"`{setting.default}`" in row or (setting.default == "" and "(none)" in row)
+
+
+def test_every_runtime_setting_is_in_the_readme_table() -> None:
+    text = README.read_text()
+    for setting in RUNTIME_SETTINGS:
+        assert f"| `{setting.name}` |" in text, f"README lacks run-time setting {setting.name}"
