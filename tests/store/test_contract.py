@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ KEY = "uploads/2026/11/AbCdEfGhIjKlMnOpQrStUv.png"
 
 
 @pytest.fixture(params=["local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield LocalStore(tmp_path / "data")
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return LocalStore(tmp_path / "data")
 
 
 def finished_file(tmp_path: Path, data: bytes) -> Path:

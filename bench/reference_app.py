@@ -1,0 +1,46 @@
+"""The floor any real image host pays: a minimal streaming upload handler on the same stack.
+
+Parse the multipart body incrementally, hash it, write a temp file, rename it into place,
+answer JSON. No auth, no validation, no database: what imghost adds on top is our overhead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from blake3 import blake3
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+ROOT = Path(os.environ.get("BENCH_REFERENCE_DIR", "/tmp/bench-reference"))
+
+
+async def upload(request: Request) -> JSONResponse:
+    _, params = parse_options_header(request.headers["content-type"])
+    name = secrets.token_urlsafe(16)
+    temp = ROOT / f"{name}.part"
+    hasher = blake3()
+    with temp.open("wb") as out:
+
+        def on_part_data(data: bytes, start: int, end: int) -> None:
+            out.write(data[start:end])
+            hasher.update(data[start:end])
+
+        parser = MultipartParser(params[b"boundary"], {"on_part_data": on_part_data})
+        async for chunk in request.stream():
+            parser.write(chunk)
+    final = ROOT / f"{name}.bin"
+    temp.rename(final)
+    return JSONResponse(
+        {"success": True, "data": f"/uploads/{final.name}", "hash": hasher.hexdigest()}
+    )
+
+
+def create_app() -> Starlette:
+    ROOT.mkdir(parents=True, exist_ok=True)
+    return Starlette(routes=[Route("/api/upload", upload, methods=["POST"])])
