@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict
 from typing import Any
 
@@ -53,6 +54,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 class SqlRepo:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time and makes the others sleep-poll for the lock; queue
+        # this process's writers here instead, so only other processes ever contend.
+        is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if is_sqlite else nullcontext()
+        )
 
     @classmethod
     def connect(cls, database_url: str, *, migrate: bool = False) -> SqlRepo:
@@ -77,6 +84,11 @@ class SqlRepo:
         with self._unavailable_as_error(), self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_lock, self._begin() as conn:
+            yield conn
+
     def create_key(
         self, *, name: str, role: Role, key_hash: str, prefix: str, expires_at: float | None
     ) -> ApiKey:
@@ -89,7 +101,7 @@ class SqlRepo:
             created_at=time.time(),
             expires_at=expires_at,
         )
-        with self._begin() as conn:
+        with self._write() as conn:
             conn.execute(insert(api_keys).values(key_hash=key_hash, **asdict(key)))
         return key
 
@@ -106,14 +118,14 @@ class SqlRepo:
         return [_key(row._mapping) for row in rows]
 
     def set_key_enabled(self, key_id: str, enabled: bool) -> bool:
-        with self._begin() as conn:
+        with self._write() as conn:
             result = conn.execute(
                 update(api_keys).where(api_keys.c.id == key_id).values(enabled=enabled)
             )
         return result.rowcount > 0
 
     def delete_key(self, key_id: str) -> bool:
-        with self._begin() as conn:
+        with self._write() as conn:
             result = conn.execute(delete(api_keys).where(api_keys.c.id == key_id))
         return result.rowcount > 0
 
@@ -122,15 +134,15 @@ class SqlRepo:
             return conn.execute(select(func.count()).select_from(api_keys)).scalar_one()
 
     def begin_upload(self, upload: Upload) -> None:
-        with self._begin() as conn:
+        with self._write() as conn:
             conn.execute(insert(uploads).values(**{**asdict(upload), "state": "pending"}))
 
     def commit_upload(self, upload_id: str) -> None:
-        with self._begin() as conn:
+        with self._write() as conn:
             conn.execute(update(uploads).where(uploads.c.id == upload_id).values(state="ready"))
 
     def discard_upload(self, upload_id: str) -> None:
-        with self._begin() as conn:
+        with self._write() as conn:
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
 
     def get_upload(self, upload_id: str) -> Upload | None:
@@ -153,7 +165,7 @@ class SqlRepo:
 
     def put_settings(self, values: dict[str, Any]) -> None:
         now = time.time()
-        with self._begin() as conn:
+        with self._write() as conn:
             for name, value in values.items():
                 conn.execute(delete(settings).where(settings.c.name == name))
                 conn.execute(insert(settings).values(name=name, value=value, updated_at=now))

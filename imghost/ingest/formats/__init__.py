@@ -1,0 +1,73 @@
+"""Structural parsing and lossless metadata stripping for JPEG, PNG, GIF and WebP.
+
+Pure Python and dependency-free: the walkers read headers, chunk and segment tables and
+skip compressed data without decoding a pixel, in linear time. Everything a file can do
+wrong is reported as a `FormatError` with a code and a sentence for the uploader.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Callable
+
+from imghost.ingest.formats import gif, jpeg, png, webp
+from imghost.ingest.formats._common import CORRUPT, FormatError, Pieces, Structure
+
+__all__ = ["FormatError", "Structure", "parse", "sniff", "strip"]
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PARSERS: dict[str, Callable[[memoryview, int], Structure]] = {
+    "jpeg": jpeg.parse,
+    "png": png.parse,
+    "gif": gif.parse,
+    "webp": webp.parse,
+}
+_STRIPPERS: dict[str, Callable[[memoryview, Structure, int], Pieces]] = {
+    "jpeg": jpeg.strip,
+    "png": png.strip,
+    "gif": gif.strip,
+    "webp": webp.strip,
+}
+
+
+def sniff(head: bytes) -> str | None:
+    """The format named by the first bytes of a file (12 suffice), or None."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == _PNG_SIGNATURE:
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def parse(buf: bytes | memoryview | mmap.mmap, max_frames: int) -> Structure:
+    """Walk the file's structure without decoding pixels; raises FormatError.
+
+    Once the frame count passes `max_frames` the walk stops and the result says
+    `frames == max_frames + 1` (its `length` and `keep` then cover only the part walked).
+    """
+    with memoryview(buf) as whole, whole.cast("B") as view:
+        kind = sniff(bytes(view[:12]))
+        if kind is None:
+            raise FormatError(CORRUPT, "The file is not a JPEG, PNG, GIF or WebP image.")
+        try:
+            return _PARSERS[kind](view, max_frames)
+        except FormatError as exc:
+            error = FormatError(exc.code, exc.message)
+    # Raised afresh out here: the original's traceback holds views of `buf`, and a caller's
+    # mmap cannot close while any view of it is alive.
+    raise error
+
+
+def strip(
+    buf: bytes | memoryview | mmap.mmap, structure: Structure, orientation: int
+) -> list[bytes | memoryview]:
+    """Pieces whose concatenation is the image without removable metadata.
+
+    When `orientation` is not 1, a minimal EXIF holding just that orientation is written
+    (GIF has nowhere to put it). Pieces may be views of `buf`: release them before closing it.
+    """
+    return _STRIPPERS[structure.format](memoryview(buf).cast("B"), structure, orientation)
