@@ -22,8 +22,8 @@ from tests.conftest import CORPUS, Server, auth
 
 # path -> our verdict where it differs from MANIFEST.tsv's "expected" (see README).
 POLICY: dict[str, str] = {
-    # Metadata is stripped on ingest, so the PHP payload in EXIF / the GIF comment is never
-    # stored or served; the pixels are a valid image.
+    # The PHP in EXIF is stripped on ingest; the GIF's sits in its LZW pixel data, which no
+    # check can tell from pixels and which is only ever served as image/gif with nosniff.
     "tricky/polyglot/fuzzdb_POC_phpinfo-metadata.jpg": "accept",
     "tricky/polyglot/fuzzdb_POC_phpinfo-metadata.gif": "accept",
 }

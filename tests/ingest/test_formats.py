@@ -346,6 +346,22 @@ def test_jpeg_appended_stream_must_be_whole() -> None:
     assert caught.value.code == "trailing_data"
 
 
+def test_motion_photo_video_after_a_jpeg_is_cut_off() -> None:
+    data = _read("valid/jpeg/pillow_hopper.jpg")
+    video = struct.pack(">I", 24) + b"ftypmp42" + bytes(12) + b"mdat-and-more"
+    structure = formats.parse(data + video, MAX_FRAMES)
+    assert structure.length == len(data)
+
+
+def test_hierarchical_jpeg_is_an_unsupported_variant() -> None:
+    data = bytearray(_read("valid/jpeg/pillow_hopper.jpg"))
+    sof0 = data.index(b"\xff\xc0")
+    data[sof0 + 1] = 0xC5
+    with pytest.raises(FormatError) as caught:
+        formats.parse(bytes(data), MAX_FRAMES)
+    assert caught.value.code == "unsupported_jpeg_variant"
+
+
 def test_12_bit_jpeg_is_an_unsupported_variant() -> None:
     with pytest.raises(FormatError) as caught:
         formats.parse(_read("tricky/jpeg-coding/ljt_monkey12.jpg"), MAX_FRAMES)

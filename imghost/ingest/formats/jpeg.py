@@ -28,6 +28,8 @@ _EOI, _SOS, _APP0, _APP1, _APP2, _APP14, _COM = 0xD9, 0xDA, 0xE0, 0xE1, 0xE2, 0x
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _LOSSLESS = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
 _ARITHMETIC = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+# Hierarchical (differential) frames: libjpeg-turbo cannot decode them, so neither can we.
+_HIERARCHICAL = frozenset({0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF})
 _APPN = frozenset(range(0xE0, 0xF0))
 # DHT, DAC, SOS, DQT, DNL, DRI, DHP, EXP and COM carry a 2-byte length, as do SOFn and APPn.
 _WITH_LENGTH = _SOF | _APPN | frozenset({0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF, _COM})
@@ -167,6 +169,12 @@ def _frame_header(view: memoryview, segment: _Segment) -> tuple[int, int, bool]:
     if width == 0 or height == 0:
         raise damaged("The JPEG header gives a width or height of 0")
     marker = segment.marker
+    if marker in _HIERARCHICAL:
+        raise FormatError(
+            UNSUPPORTED_JPEG,
+            "This is a hierarchical JPEG, which browsers cannot display; "
+            "re-save it as a baseline or progressive JPEG and upload that.",
+        )
     return width, height, marker in _LOSSLESS or marker in _ARITHMETIC
 
 
@@ -189,8 +197,15 @@ def _starts_with(view: memoryview, segment: _Segment, prefix: bytes) -> bool:
 
 
 def _reject_appended(view: memoryview, pos: int, budget: Budget) -> None:
-    """Allow only 0x00 padding and whole JPEG streams (MPO, Ultra HDR gain map) after EOI."""
-    while (pos := skip_padding(view, pos)) != len(view):
+    """Allow only 0x00 padding, whole JPEG streams (MPO, Ultra HDR gain map) and a motion
+    photo's video (an MP4 starting with an `ftyp` box, as Android cameras append) after EOI.
+    All of it is cut off before storing: the caller keeps `length` bytes."""
+    while True:
+        if view[pos + 4 : pos + 8] == b"ftyp":
+            return
+        pos = skip_padding(view, pos)
+        if pos == len(view):
+            return
         try:
             *_, last = _segments(view, pos, budget)
         except FormatError:
