@@ -184,7 +184,7 @@ def wrk(peer: Peer, workload: Workload, seconds: int) -> dict[str, int]:
     }
     command = [
         "wrk", "-t", "2", "-c", str(workload.connections), "-d", f"{seconds}s",
-        "--latency", "-s", str(HERE / "upload.lua"), f"http://127.0.0.1:{peer.port}/api/upload",
+        "--latency", "--timeout", "60s", "-s", str(HERE / "upload.lua"), f"http://127.0.0.1:{peer.port}/api/upload",
     ]  # fmt: skip
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     line = next(row for row in output.splitlines() if row.startswith("BENCH "))
