@@ -11,6 +11,7 @@ from granian.constants import Interfaces
 
 from imghost.app import SPOOL_DIR_ENV
 from imghost.config import Config
+from imghost.ingest.pipeline import discard
 from imghost.ingest.spooldir import SpoolDir, sweep_dead
 from imghost.keys import display_prefix, generate_key, hash_key
 from imghost.repo.base import Repo
@@ -46,8 +47,7 @@ def _create_admin(repo: Repo, key: str) -> None:
 def sweep_stale_pending(repo: Repo, store: LocalStore) -> int:
     stale = repo.stale_pending(time.time() - STALE_PENDING_SECONDS)
     for upload in stale:
-        store.delete(upload.storage_key)
-        repo.discard_upload(upload.id)
+        discard(upload, store, repo)
     return len(stale)
 
 

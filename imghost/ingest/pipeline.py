@@ -7,6 +7,7 @@ pending record (never served; swept later) and at most bytes nobody can reach.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -107,13 +108,16 @@ def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, rep
         raise
 
 
+def discard(upload: Upload, store: Store, repo: Repo) -> None:
+    """Remove an upload's bytes, then its record: never a record left without bytes."""
+    store.delete(upload.storage_key)
+    repo.discard_upload(upload.id)
+
+
 def _undo(upload: Upload, store: Store, repo: Repo) -> None:
     """Best effort: what cannot be undone now stays pending, and the sweep finishes it."""
-    try:
-        store.delete(upload.storage_key)
-        repo.discard_upload(upload.id)
-    except (StoreUnavailable, RepoUnavailable, OSError):
-        pass
+    with contextlib.suppress(StoreUnavailable, RepoUnavailable, OSError):
+        discard(upload, store, repo)
 
 
 def database_unavailable(exc: Exception) -> ApiError:

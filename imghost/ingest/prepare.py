@@ -18,7 +18,6 @@ from typing import BinaryIO
 from blake3 import blake3
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from imghost.errors import ApiError
 from imghost.ingest import formats, validate
 from imghost.ingest.spool import SNIFF_BYTES
 
@@ -120,8 +119,6 @@ def _reencode(fp: BinaryIO, structure: formats.Structure, target: Path) -> Prepa
         target.unlink(missing_ok=True)
         raise validate.corrupt(exc) from exc
     size, digest = _digest(target)
-    if size == 0:
-        raise ApiError(422, "corrupt_image", "The image could not be re-encoded.")
     return PreparedImage(
         path=target,
         format=structure.format,
