@@ -20,6 +20,7 @@ from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir
+from imghost.memory import tune_allocator
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
 from imghost.settings import SettingsCache
@@ -62,6 +63,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(config: Config | None = None) -> Starlette:
     """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker)."""
     config = config or load_config()
+    tune_allocator()
     repo = SqlRepo.connect(config.database_url)
     own_spool: SpoolDir | None = None
     if inherited_spool := os.environ.get(SPOOL_DIR_ENV):

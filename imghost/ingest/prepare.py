@@ -59,6 +59,9 @@ def prepare(
         buf = mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ)
         validate.require_image(buf[:SNIFF_BYTES])
         structure = validate.check_structure(buf, limits)
+        # The walk read every page; hand them back (they stay in the page cache) so that
+        # uploads in flight do not count their whole files in this worker's memory.
+        buf.madvise(mmap.MADV_DONTNEED)
         with DECODE_SLOTS:
             orientation = validate.decode_check(fp, structure, limits.max_pixels)
             if _needs_reencode(structure, orientation, strip_metadata):
