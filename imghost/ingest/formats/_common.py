@@ -13,7 +13,6 @@ UNSUPPORTED_JPEG = "unsupported_jpeg_variant"
 
 _ORIENTATION_TAG = 0x0112
 _TIFF_SHORT = 3
-_EXIF_PREFIX = b"Exif\0\0"
 _NONZERO = re.compile(rb"[^\x00]")
 _BASE_UNITS = 10_000  # every file may have this many units, however small it is
 
@@ -40,7 +39,6 @@ class Structure:
     frames: int  # max_frames + 1 when the walk stopped counting early
     length: int  # offset just past the image proper; anything after it may only be padding
     keep: Ranges  # byte ranges that, joined, are the image without removable metadata
-    orientation: int  # EXIF orientation 1..8; 1 when absent or invalid
     reencode: bool  # a JPEG coding browsers cannot show (arithmetic, lossless)
 
 
@@ -128,31 +126,6 @@ def pieces_with_insert(view: memoryview, keep: Ranges, at: int, insert: bytes) -
     if not inserted:
         raise ValueError(f"offset {at} is not inside the kept ranges")
     return pieces
-
-
-def exif_orientation(exif: bytes | memoryview) -> int:
-    """Orientation (1..8) from IFD0 of an EXIF TIFF block; 1 when absent or not valid."""
-    tiff = bytes(exif)
-    if tiff.startswith(_EXIF_PREFIX):
-        tiff = tiff[len(_EXIF_PREFIX) :]
-    if len(tiff) < 8:
-        return 1
-    if tiff[:4] == b"II*\0":
-        order = "<"
-    elif tiff[:4] == b"MM\0*":
-        order = ">"
-    else:
-        return 1
-    (ifd,) = struct.unpack_from(order + "I", tiff, 4)
-    if ifd + 2 > len(tiff):
-        return 1
-    (count,) = struct.unpack_from(order + "H", tiff, ifd)
-    # TIFF 6.0 section 2: 12-byte entries; a count past the data is simply cut short.
-    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(tiff) - 11), 12):
-        tag, kind, values, value = struct.unpack_from(order + "HHIH", tiff, entry)
-        if tag == _ORIENTATION_TAG:
-            return value if kind == _TIFF_SHORT and values == 1 and 1 <= value <= 8 else 1
-    return 1
 
 
 def orientation_tiff(orientation: int) -> bytes:

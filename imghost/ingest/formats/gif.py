@@ -89,7 +89,6 @@ def _structure(
         frames=frames,
         length=length,
         keep=complement(sorted(removed), 0, length),
-        orientation=1,
         reencode=False,
     )
 

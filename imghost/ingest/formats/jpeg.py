@@ -15,7 +15,6 @@ from imghost.ingest.formats._common import (
     Structure,
     complement,
     damaged,
-    exif_orientation,
     orientation_tiff,
     pieces_with_insert,
     skip_padding,
@@ -24,7 +23,7 @@ from imghost.ingest.formats._common import (
 )
 
 # T.81 Table B.1 marker codes.
-_EOI, _SOS, _APP0, _APP1, _APP2, _APP14, _COM = 0xD9, 0xDA, 0xE0, 0xE1, 0xE2, 0xEE, 0xFE
+_EOI, _SOS, _APP0, _APP2, _APP14, _COM = 0xD9, 0xDA, 0xE0, 0xE2, 0xEE, 0xFE
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _LOSSLESS = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
 _ARITHMETIC = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
@@ -63,7 +62,6 @@ class _Segment:
 def parse(view: memoryview, max_frames: int) -> Structure:
     frame: tuple[int, int, bool] | None = None
     scanned = False
-    orientation = 0
     removed: list[tuple[int, int]] = []
     length = 0
     budget = Budget(view, _BYTES_PER_SEGMENT, "JPEG", "marker segments")
@@ -81,8 +79,6 @@ def parse(view: memoryview, max_frames: int) -> Structure:
             scanned = True
         elif _removable(view, segment):
             removed.append((segment.start, segment.end))
-            if not orientation and _is_exif(view, segment):
-                orientation = exif_orientation(view[segment.body + len(_EXIF) : segment.end])
         length = segment.end
     if frame is None or not scanned:
         raise damaged("The JPEG has no image data")
@@ -95,7 +91,6 @@ def parse(view: memoryview, max_frames: int) -> Structure:
         frames=1,
         length=length,
         keep=complement(removed, 0, length),
-        orientation=orientation or 1,
         reencode=reencode,
     )
 
@@ -186,10 +181,6 @@ def _removable(view: memoryview, segment: _Segment) -> bool:
     if marker == _APP2:
         return not _starts_with(view, segment, _ICC)
     return marker == _COM or (marker in _APPN and marker != _APP14)
-
-
-def _is_exif(view: memoryview, segment: _Segment) -> bool:
-    return segment.marker == _APP1 and _starts_with(view, segment, _EXIF)
 
 
 def _starts_with(view: memoryview, segment: _Segment, prefix: bytes) -> bool:

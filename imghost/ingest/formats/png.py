@@ -13,7 +13,6 @@ from imghost.ingest.formats._common import (
     Structure,
     complement,
     damaged,
-    exif_orientation,
     orientation_tiff,
     pieces_with_insert,
     reject_trailing,
@@ -76,7 +75,6 @@ class _Walk:
     first_frame_control: bool = False  # an fcTL before the first IDAT
     next_sequence: int = 0
     frames_valid: bool = True
-    orientation: int = 0
     removed: list[tuple[int, int]] = field(default_factory=list)
 
     @property
@@ -111,8 +109,6 @@ class _Walk:
             self._frame_chunk(view, chunk)
         elif kind in _REMOVABLE:
             self.removed.append((chunk.start, chunk.end))
-            if kind == b"eXIf" and not self.orientation:
-                self.orientation = exif_orientation(view[chunk.data : chunk.end - 4])
         elif kind[0] < ord("a") and kind not in _KNOWN_CRITICAL:
             raise damaged(f"The PNG has a critical chunk no decoder knows, {kind.decode()}")
 
@@ -176,7 +172,6 @@ def _structure(walk: _Walk, frames: int, length: int) -> Structure:
         frames=frames,
         length=length,
         keep=complement(walk.removed, 0, length),
-        orientation=walk.orientation or 1,
         reencode=False,
     )
 

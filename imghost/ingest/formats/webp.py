@@ -12,7 +12,6 @@ from imghost.ingest.formats._common import (
     Pieces,
     Structure,
     damaged,
-    exif_orientation,
     orientation_tiff,
     reject_trailing,
     truncated,
@@ -51,7 +50,6 @@ class _Walk:
     image: _Chunk | None = None  # the still image's VP8/VP8L chunk
     animation: bool = False  # an ANIM chunk, which must come before the frames
     frames: int = 0  # ANMF chunks
-    orientation: int = 0
     keep: list[tuple[int, int]] = field(default_factory=list)
 
     def visit(self, view: memoryview, chunk: _Chunk) -> None:
@@ -65,8 +63,6 @@ class _Walk:
             _check_frame_inside(view, chunk, self.width, self.height)
         elif fourcc in (_VP8, _VP8L) and self.image is None:
             self.image = chunk
-        elif fourcc == _EXIF and not self.orientation:
-            self.orientation = exif_orientation(view[chunk.data : chunk.end])
         if fourcc in _KEPT:
             self.keep.append((chunk.start, min(chunk.end + chunk.size % 2, len(view))))
 
@@ -118,7 +114,6 @@ def _structure(walk: _Walk, frames: int, length: int) -> Structure:
         frames=frames,
         length=length,
         keep=tuple(walk.keep),
-        orientation=walk.orientation or 1,
         reencode=False,
     )
 
