@@ -24,7 +24,7 @@ from imghost.memory import tune_allocator
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
 from imghost.settings import SettingsCache
-from imghost.store.local import LocalStore
+from imghost.store.registry import Stores
 
 # Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
 SPOOL_DIR_ENV = "IMGHOST_INSTANCE_SPOOL_DIR"
@@ -74,7 +74,7 @@ def create_app(config: Config | None = None) -> Starlette:
     services = Services(
         config=config,
         repo=repo,
-        store=LocalStore(config.data_dir),
+        stores=Stores(config.data_dir),
         settings=SettingsCache(repo),
         spool_dir=spool_path,
     )

@@ -10,16 +10,16 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from imghost.config import Config
-from imghost.repo.base import Repo
+from imghost.repo.base import Repo, Upload
 from imghost.settings import SettingsCache
-from imghost.store.base import Store
+from imghost.store.registry import Stores
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     config: Config
     repo: Repo
-    store: Store
+    stores: Stores
     settings: SettingsCache
     spool_dir: Path
 
@@ -34,8 +34,11 @@ class Services:
             return str(request.base_url).rstrip("/")
         return base
 
-    def url_for(self, storage_key: str, settings: dict[str, Any], request: Request) -> str:
-        return f"{self.public_url(settings, request)}/{storage_key}"
+    def url_of(self, upload: Upload, settings: dict[str, Any], request: Request) -> str:
+        """The URL to hand out: the store's own public one, else ours."""
+        store = self.stores.get(upload.store, settings)
+        own = store.public_url(upload.where)
+        return own or f"{self.public_url(settings, request)}/{upload.storage_key}"
 
 
 def services_of(request: Request) -> Services:

@@ -19,7 +19,11 @@ async def healthz(request: Request) -> JSONResponse:
 async def readyz(request: Request) -> JSONResponse:
     services = services_of(request)
     checks: dict[str, str] = {}
-    for name, check in (("database", services.repo.ping), ("store", services.store.check)):
+
+    def check_store() -> None:
+        services.stores.active(services.settings.current()).ping()
+
+    for name, check in (("database", services.repo.ping), ("store", check_store)):
         try:
             await run_in_threadpool(check)
             checks[name] = "ok"

@@ -13,11 +13,13 @@ from email.utils import formatdate
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from imghost.errors import ApiError
+from imghost.http.ranges import proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
+from imghost.store.base import StoreUnavailable
 
 _NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
 _DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
@@ -71,7 +73,20 @@ async def serve_image(request: Request) -> Response:
     headers = image_headers(upload)
     if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    path = services_of(request).store.local_path(upload.storage_key)
-    if path is None:
-        raise not_found()
-    return FileResponse(path, headers=headers, media_type=upload.content_type)
+    services = services_of(request)
+    try:
+        settings = await run_in_threadpool(services.settings.current)
+        store = services.stores.get(upload.store, settings)
+        redirect = await run_in_threadpool(store.redirect_url, upload.where)
+    except (StoreUnavailable, RepoUnavailable) as exc:
+        raise ApiError(503, "storage_unavailable", f"The image store failed: {exc}") from exc
+    if redirect is not None:
+        return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
+    path = store.local_path(upload.where)
+    if path is not None:
+        return FileResponse(path, headers=headers, media_type=upload.content_type)
+    return proxied(request, store, upload, headers)
+
+
+# A presigned URL expires, and a public base URL can be changed: keep redirects short-lived.
+_REDIRECT_HEADERS = {"Cache-Control": "public, max-age=300", **SECURITY_HEADERS}

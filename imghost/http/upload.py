@@ -41,7 +41,7 @@ async def receive_upload(request: Request) -> tuple[Upload, dict[str, Any]]:
             raise unsupported(b"")
         spooled = Spooled(spool.path, digest, form.filename)
         upload = await run_in_threadpool(
-            ingest, spooled, principal, settings, services.store, services.repo
+            ingest, spooled, principal, settings, services.stores, services.repo
         )
     finally:
         spool.discard()
@@ -50,5 +50,5 @@ async def receive_upload(request: Request) -> tuple[Upload, dict[str, Any]]:
 
 async def api_upload(request: Request) -> JSONResponse:
     upload, settings = await receive_upload(request)
-    url = services_of(request).url_for(upload.storage_key, settings, request)
+    url = services_of(request).url_of(upload, settings, request)
     return JSONResponse({"success": True, "message": "", "data": url})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from imghost.ingest.prepare import PreparedImage, prepare
 from imghost.ingest.validate import Limits
 from imghost.repo.base import Repo, RepoUnavailable, Upload
 from imghost.store.base import Store, StoreUnavailable
+from imghost.store.registry import Stores
+from imghost.store.remote import UpstreamRejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def ingest(
     spooled: Spooled,
     principal: Principal,
     settings: dict[str, Any],
-    store: Store,
+    stores: Stores,
     repo: Repo,
     now: float | None = None,
 ) -> Upload:
@@ -58,9 +60,11 @@ def ingest(
         spooled.path, spooled.digest, limits_from(settings), settings["images.strip_metadata"]
     )
     try:
+        store = stores.active(settings)
         upload = _record_for(prepared, spooled.filename, principal, store, now or time.time())
-        _store_and_record(upload, prepared, store, repo)
-        return upload
+        return _store_and_record(upload, prepared, store, repo)
+    except StoreUnavailable as exc:
+        raise storage_failed(exc) from exc
     finally:
         prepared.path.unlink(missing_ok=True)
 
@@ -86,26 +90,36 @@ def _record_for(
     )
 
 
-def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, repo: Repo) -> None:
+def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, repo: Repo) -> Upload:
     try:
         repo.begin_upload(upload)
     except RepoUnavailable as exc:
         raise database_unavailable(exc) from exc
     try:
-        store.put_file(upload.storage_key, prepared.path, upload.content_type)
-        repo.commit_upload(upload.id)
+        given = store.put_file(upload.storage_key, prepared.path, upload.content_type)
+        location = None if given == upload.storage_key else given
+        repo.commit_upload(upload.id, location)
     except BaseException as exc:
         _undo(upload, store, repo)
-        if isinstance(exc, StoreUnavailable):
-            raise ApiError(
-                503,
-                "storage_unavailable",
-                f"The image store failed, so nothing was saved: {exc}. Try again shortly.",
-                {"Retry-After": "5"},
-            ) from exc
         if isinstance(exc, RepoUnavailable):
             raise database_unavailable(exc) from exc
         raise
+    return replace(upload, state="ready", location=location)
+
+
+def storage_failed(exc: StoreUnavailable) -> ApiError:
+    if isinstance(exc, UpstreamRejected):
+        return ApiError(
+            502,
+            "storage_rejected",
+            f"The image host behind this server refused the upload, so nothing was saved: {exc}",
+        )
+    return ApiError(
+        503,
+        "storage_unavailable",
+        f"The image store failed, so nothing was saved: {exc}. Try again shortly.",
+        {"Retry-After": "5"},
+    )
 
 
 def discard(upload: Upload, store: Store, repo: Repo) -> None:

@@ -42,6 +42,12 @@ class Upload:
     created_at: float
     expires_at: float | None = None
     state: UploadState = "pending"
+    location: str | None = None
+
+    @property
+    def where(self) -> str:
+        """What the store needs to find the bytes: the location it gave, else the key."""
+        return self.location or self.storage_key
 
 
 class RepoUnavailable(Exception):
@@ -69,8 +75,16 @@ class Repo(Protocol):
         """Record an upload as pending: its bytes are on their way to the store."""
         ...
 
-    def commit_upload(self, upload_id: str) -> None:
-        """Mark a pending upload ready: its bytes are complete in the store."""
+    def commit_upload(self, upload_id: str, location: str | None) -> None:
+        """Mark a pending upload ready: its bytes are complete in the store at `location`."""
+        ...
+
+    def move_upload(self, upload_id: str, store: str, location: str | None) -> None:
+        """Point a ready upload at a copy of its bytes in another store."""
+        ...
+
+    def uploads_outside(self, store: str, after_id: str, limit: int) -> list[Upload]:
+        """Ready uploads not in `store`, in id order after `after_id`."""
         ...
 
     def discard_upload(self, upload_id: str) -> None: ...

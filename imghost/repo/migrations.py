@@ -3,6 +3,8 @@
 Several instances may start at once: PostgreSQL serialises them with an advisory lock taken
 inside the migrating transaction, SQLite with an exclusive lock on a file beside the database.
 Each migration is a function of a connection; append new ones, never edit an applied one.
+A new database gets the current `schema.py` from the first migration, so every later one
+must be a no-op where its change is already there.
 """
 
 from __future__ import annotations
@@ -26,7 +28,17 @@ def _v1_initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial,)
+def _add_column(conn: Connection, table: str, ddl: str) -> None:
+    name = ddl.split()[0]
+    if name not in {column["name"] for column in inspect(conn).get_columns(table)}:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
+
+
+def _v2_upload_location(conn: Connection) -> None:
+    _add_column(conn, "uploads", "location VARCHAR(2048)")
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial, _v2_upload_location)
 
 
 def current_version(conn: Connection) -> int:

@@ -54,6 +54,8 @@ uploads = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=True),
     Column("state", String(16), nullable=False),
+    # Where the store keeps the bytes, when not at `storage_key` (a remote host's URL).
+    Column("location", String(2048), nullable=True),
     Index("ix_uploads_key_created", "key_id", "created_at"),
     Index("ix_uploads_state_created", "state", "created_at"),
 )

@@ -137,9 +137,31 @@ class SqlRepo:
         with self._write() as conn:
             conn.execute(insert(uploads).values(**{**asdict(upload), "state": "pending"}))
 
-    def commit_upload(self, upload_id: str) -> None:
+    def commit_upload(self, upload_id: str, location: str | None) -> None:
         with self._write() as conn:
-            conn.execute(update(uploads).where(uploads.c.id == upload_id).values(state="ready"))
+            conn.execute(
+                update(uploads)
+                .where(uploads.c.id == upload_id)
+                .values(state="ready", location=location)
+            )
+
+    def move_upload(self, upload_id: str, store: str, location: str | None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(uploads)
+                .where(uploads.c.id == upload_id)
+                .values(store=store, location=location)
+            )
+
+    def uploads_outside(self, store: str, after_id: str, limit: int) -> list[Upload]:
+        query = (
+            select(uploads)
+            .where(uploads.c.state == "ready", uploads.c.store != store, uploads.c.id > after_id)
+            .order_by(uploads.c.id)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            return [Upload(**row._mapping) for row in conn.execute(query)]
 
     def discard_upload(self, upload_id: str) -> None:
         with self._write() as conn:

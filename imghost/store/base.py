@@ -1,8 +1,10 @@
 """The bytes interface. A backend stores finished files under generated keys.
 
 Keys are URL paths such as `uploads/2026/11/<id>.png`; they are made by imghost, never taken
-from a client, and checked again here before any backend touches them. All methods are
-synchronous; the app calls them from worker threads.
+from a client, and checked again before any backend touches them. `put_file` answers the
+object's *location*, which the upload record keeps and hands back to every other call: the
+key itself for `local` and `s3`, the URL another image host gave for `remote`. All methods
+are synchronous; the app calls them from worker threads.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ class StoreUnavailable(Exception):
     """The backend failed or cannot be reached; the message says what it answered."""
 
 
+class ObjectExists(StoreUnavailable):
+    """`put_file` found an object at the key already: URLs never change what they serve."""
+
+
 class InvalidKey(ValueError):
     """A key that imghost would never generate."""
 
@@ -32,28 +38,37 @@ def check_key(key: str) -> str:
 class Store(Protocol):
     name: str
 
-    def put_file(self, key: str, path: Path, content_type: str) -> None:
-        """Store the finished file at `path` under `key`, atomically, and take the file away."""
+    def put_file(self, key: str, path: Path, content_type: str) -> str:
+        """Store the finished file at `path` under `key`, atomically, never replacing an
+        object already there; the file is taken away. Returns the object's location."""
         ...
 
-    def local_path(self, key: str) -> Path | None:
+    def local_path(self, location: str) -> Path | None:
         """A path on this machine to send the bytes from without copying, if there is one."""
         ...
 
-    def open_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
-        """The bytes in [start, end) of the object at `key`."""
+    def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
+        """The bytes in [start, end) of the object."""
         ...
 
-    def exists(self, key: str) -> bool: ...
+    def exists(self, location: str) -> bool: ...
 
-    def delete(self, key: str) -> None:
+    def delete(self, location: str) -> None:
         """Remove the object; removing one that is not there is not an error."""
         ...
 
-    def public_url(self, key: str) -> str | None:
-        """A URL that serves the object without imghost on the read path, if there is one."""
+    def public_url(self, location: str) -> str | None:
+        """The URL to give uploaders when the backend serves the object itself, else None."""
+        ...
+
+    def redirect_url(self, location: str) -> str | None:
+        """Where a GET of imghost's own URL should redirect to, or None to serve it here."""
         ...
 
     def check(self) -> None:
         """Raise StoreUnavailable unless the backend can be written and read now."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the backend answers; cheap enough for /readyz."""
         ...

@@ -1,4 +1,4 @@
-"""The default store: files under the data folder, moved into place with an atomic rename."""
+"""The default store: files under the data folder, linked into place atomically."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from imghost.store.base import StoreUnavailable, check_key
+from imghost.store.base import ObjectExists, StoreUnavailable, check_key
 
 _READ_CHUNK = 256 * 1024
 
@@ -18,24 +18,29 @@ class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def _path(self, key: str) -> Path:
-        return self.root / check_key(key)
+    def _path(self, location: str) -> Path:
+        return self.root / check_key(location)
 
-    def put_file(self, key: str, path: Path, content_type: str) -> None:
+    def put_file(self, key: str, path: Path, content_type: str) -> str:
         destination = self._path(key)
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
             _fsync_file(path)
-            os.replace(path, destination)
+            # link() fails where a file exists, so a URL's bytes can never be replaced.
+            os.link(path, destination)
+            path.unlink()
             _fsync_dir(destination.parent)
+        except FileExistsError as exc:
+            raise ObjectExists(f"{key} exists already") from exc
         except OSError as exc:
             raise StoreUnavailable(f"cannot write {destination}: {exc.strerror}") from exc
+        return key
 
-    def local_path(self, key: str) -> Path | None:
-        return self._path(key)
+    def local_path(self, location: str) -> Path | None:
+        return self._path(location)
 
-    def open_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
-        with self._path(key).open("rb") as file:
+    def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
+        with self._path(location).open("rb") as file:
             file.seek(start)
             remaining = end - start
             while remaining > 0:
@@ -45,13 +50,16 @@ class LocalStore:
                 remaining -= len(chunk)
                 yield chunk
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+    def exists(self, location: str) -> bool:
+        return self._path(location).is_file()
 
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+    def delete(self, location: str) -> None:
+        self._path(location).unlink(missing_ok=True)
 
-    def public_url(self, key: str) -> str | None:
+    def public_url(self, location: str) -> str | None:
+        return None
+
+    def redirect_url(self, location: str) -> str | None:
         return None
 
     def check(self) -> None:
@@ -65,6 +73,10 @@ class LocalStore:
             raise StoreUnavailable(f"cannot write to {self.root}: {exc.strerror}") from exc
         finally:
             probe.unlink(missing_ok=True)
+
+    def ping(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StoreUnavailable(f"{self.root} is not writable")
 
 
 def _fsync_file(path: Path) -> None:

@@ -95,7 +95,7 @@ def test_pending_uploads_are_not_served_until_committed(repo: SqlRepo) -> None:
     upload = make_upload()
     repo.begin_upload(upload)
     assert repo.get_upload(upload.id) is None
-    repo.commit_upload(upload.id)
+    repo.commit_upload(upload.id, None)
     assert repo.get_upload(upload.id) == dataclasses.replace(upload, state="ready")
 
 
@@ -103,7 +103,7 @@ def test_discard_removes_the_record(repo: SqlRepo) -> None:
     upload = make_upload()
     repo.begin_upload(upload)
     repo.discard_upload(upload.id)
-    repo.commit_upload(upload.id)
+    repo.commit_upload(upload.id, None)
     assert repo.get_upload(upload.id) is None
 
 
@@ -111,7 +111,7 @@ def test_stale_pending_lists_only_old_pending(repo: SqlRepo) -> None:
     old, fresh, done = make_upload(created_at=100.0), make_upload(), make_upload(created_at=100.0)
     for upload in (old, fresh, done):
         repo.begin_upload(upload)
-    repo.commit_upload(done.id)
+    repo.commit_upload(done.id, None)
     assert [u.id for u in repo.stale_pending(time.time() - 60)] == [old.id]
 
 

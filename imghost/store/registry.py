@@ -1,0 +1,51 @@
+"""Which store serves a backend name under the current settings, built once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from imghost.store.base import Store, StoreUnavailable
+from imghost.store.local import LocalStore
+from imghost.store.remote import RemoteSettings, RemoteStore
+from imghost.store.s3 import S3Settings, S3Store
+
+BACKENDS = ("local", "s3", "remote")
+
+
+def _section(settings: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    return {name.removeprefix(prefix): v for name, v in settings.items() if name.startswith(prefix)}
+
+
+def build_store(backend: str, settings: Mapping[str, Any], data_dir: Path) -> Store:
+    """A new store for `backend` from run-time settings; StoreUnavailable if misconfigured."""
+    if backend == "local":
+        return LocalStore(data_dir)
+    if backend == "s3":
+        return S3Store(S3Settings(**_section(settings, "storage.s3.")))
+    if backend == "remote":
+        return RemoteStore(RemoteSettings(**_section(settings, "storage.remote.")))
+    raise StoreUnavailable(f"unknown storage backend {backend!r}")
+
+
+class Stores:
+    """This process's stores, rebuilt when the settings of their backend change."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._lock = threading.Lock()
+        self._built: dict[str, tuple[str, Store]] = {}
+
+    def get(self, backend: str, settings: Mapping[str, Any]) -> Store:
+        fingerprint = repr(sorted(_section(settings, f"storage.{backend}.").items()))
+        with self._lock:
+            built = self._built.get(backend)
+            if built is None or built[0] != fingerprint:
+                built = (fingerprint, build_store(backend, settings, self._data_dir))
+                self._built[backend] = built
+            return built[1]
+
+    def active(self, settings: Mapping[str, Any]) -> Store:
+        return self.get(settings["storage.backend"], settings)

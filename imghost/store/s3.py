@@ -1,0 +1,168 @@
+"""`s3`: any S3-compatible object store (AWS S3, R2, MinIO, SeaweedFS…) through obstore.
+
+obstore wraps Rust's `object_store`: uploads stream from the finished file in 8 MiB multipart
+parts without holding the file in memory, reads stream in chunks, presigning is built in, and
+its calls release the GIL while they wait on the network, which suits our worker threads.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import obstore
+from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError, PreconditionError
+from obstore.store import S3Store as ObstoreS3
+
+from imghost.store.base import ObjectExists, StoreUnavailable, check_key
+
+PART_BYTES = 8 * 1024 * 1024
+_READ_CHUNK = 256 * 1024
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    bucket: str
+    endpoint_url: str = ""
+    region: str = "us-east-1"
+    prefix: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    addressing: str = "path"
+    get_mode: str = "proxy"
+    public_base_url: str = ""
+    presign_seconds: int = 3600
+
+
+def _failure(exc: Exception) -> StoreUnavailable:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreUnavailable(f"S3 failed: {first_line}")
+
+
+class S3Store:
+    name = "s3"
+
+    def __init__(self, settings: S3Settings) -> None:
+        if not settings.bucket:
+            raise StoreUnavailable("storage.s3.bucket is not set")
+        if settings.get_mode == "public" and not settings.public_base_url:
+            raise StoreUnavailable("storage.s3.get_mode is public but public_base_url is not set")
+        self.settings = settings
+        config: dict[str, Any] = {
+            "region": settings.region,
+            "virtual_hosted_style_request": settings.addressing == "virtual",
+        }
+        if settings.endpoint_url:
+            config["endpoint"] = settings.endpoint_url
+        if settings.access_key_id:
+            config["access_key_id"] = settings.access_key_id
+            config["secret_access_key"] = settings.secret_access_key
+        try:
+            self._store = ObstoreS3(
+                settings.bucket,
+                prefix=settings.prefix or None,
+                client_options={
+                    "allow_http": settings.endpoint_url.startswith("http://"),
+                    "connect_timeout": "5s",
+                    "timeout": "60s",
+                },
+                retry_config={
+                    "max_retries": 2,
+                    "retry_timeout": timedelta(seconds=10),
+                    "backoff": {
+                        "init_backoff": timedelta(milliseconds=100),
+                        "max_backoff": timedelta(seconds=1),
+                        "base": 2,
+                    },
+                },
+                **config,
+            )
+        except BaseError as exc:
+            raise _failure(exc) from exc
+
+    def put_file(self, key: str, path: Path, content_type: str) -> str:
+        check_key(key)
+        try:
+            obstore.put(
+                self._store,
+                key,
+                path,
+                mode="create",
+                attributes={"Content-Type": content_type, "Cache-Control": _IMMUTABLE},
+                chunk_size=PART_BYTES,
+            )
+        except (AlreadyExistsError, PreconditionError) as exc:
+            raise ObjectExists(f"{key} exists already") from exc
+        except (BaseError, OSError) as exc:
+            raise _failure(exc) from exc
+        path.unlink()
+        return key
+
+    def local_path(self, location: str) -> Path | None:
+        return None
+
+    def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
+        try:
+            result = obstore.get(self._store, check_key(location), options={"range": (start, end)})
+            for chunk in result.stream(min_chunk_size=_READ_CHUNK):
+                yield bytes(chunk)
+        except BaseError as exc:
+            raise _failure(exc) from exc
+
+    def exists(self, location: str) -> bool:
+        try:
+            obstore.head(self._store, check_key(location))
+        except NotFoundError:
+            return False
+        except BaseError as exc:
+            raise _failure(exc) from exc
+        return True
+
+    def delete(self, location: str) -> None:
+        try:
+            obstore.delete(self._store, check_key(location))
+        except NotFoundError:
+            return
+        except BaseError as exc:
+            raise _failure(exc) from exc
+
+    def public_url(self, location: str) -> str | None:
+        if self.settings.get_mode != "public":
+            return None
+        return f"{self.settings.public_base_url}/{self.settings.prefix}{check_key(location)}"
+
+    def redirect_url(self, location: str) -> str | None:
+        if self.settings.get_mode == "public":
+            return self.public_url(location)
+        if self.settings.get_mode != "redirect":
+            return None
+        lifetime = timedelta(seconds=self.settings.presign_seconds)
+        try:
+            return obstore.sign(self._store, "GET", check_key(location), lifetime)
+        except BaseError as exc:
+            raise _failure(exc) from exc
+
+    def check(self) -> None:
+        """Write, read back and delete a probe object."""
+        probe = f".imghost-probe-{secrets.token_hex(8)}"
+        try:
+            obstore.put(self._store, probe, b"ok")
+            if bytes(obstore.get(self._store, probe).bytes()) != b"ok":
+                raise StoreUnavailable("S3 did not read back what was written")
+            obstore.delete(self._store, probe)
+        except BaseError as exc:
+            raise _failure(exc) from exc
+
+    def ping(self) -> None:
+        """A HEAD of a key that does not exist: any answer but an error proves access."""
+        try:
+            obstore.head(self._store, ".imghost-ping")
+        except NotFoundError:
+            return
+        except BaseError as exc:
+            raise _failure(exc) from exc
