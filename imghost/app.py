@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from imghost.config import Config, load_config
 from imghost.errors import ApiError, error_response
+from imghost.http.admin import get_settings, put_settings
 from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
@@ -34,6 +35,8 @@ log = logging.getLogger("imghost")
 ROUTES = [
     Route("/api/upload", api_upload, methods=["POST"]),
     Route("/uploads/{year}/{month}/{name}", serve_image, methods=["GET", "HEAD"]),
+    Route("/api/settings", get_settings, methods=["GET"]),
+    Route("/api/settings", put_settings, methods=["PUT"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

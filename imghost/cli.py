@@ -11,9 +11,17 @@ import click
 
 from imghost.config import Config, ConfigError, load_config
 from imghost.keys import display_prefix, generate_key, hash_key
-from imghost.repo.base import RepoUnavailable
+from imghost.repo.base import RepoUnavailable, Upload
 from imghost.repo.sql import SqlRepo
-from imghost.settings import SettingError, validate, with_defaults
+from imghost.settings import (
+    SettingError,
+    described,
+    validate,
+    with_defaults,
+    without_redacted,
+)
+from imghost.settings_update import StorageCheckFailed, update_settings
+from imghost.store.registry import BACKENDS, Stores
 
 
 def _config(**flags: Any) -> Config:
@@ -146,7 +154,10 @@ def settings() -> None:
 @click.argument("name", required=False)
 def settings_get(name: str | None, **flags: Any) -> None:
     """Print settings as JSON (one, or all)."""
-    values = with_defaults(_repo(_config(**flags)).get_settings())
+    values = {
+        name: entry["value"]
+        for name, entry in described(with_defaults(_repo(_config(**flags)).get_settings())).items()
+    }
     if name is not None:
         if name not in values:
             raise click.ClickException(f"{name} is not a setting")
@@ -162,12 +173,12 @@ def settings_get(name: str | None, **flags: Any) -> None:
 def settings_set(assignments: tuple[str, ...], **flags: Any) -> None:
     """Set NAME=VALUE pairs (VALUE in JSON; bare words are strings), all or none."""
     changes = dict(_parse_assignment(item) for item in assignments)
+    config = _config(**flags)
     try:
-        checked = validate(changes)
-    except SettingError as exc:
+        update_settings(_repo(config), changes, config.data_dir)
+    except (SettingError, StorageCheckFailed) as exc:
         raise click.ClickException(str(exc)) from exc
-    _repo(_config(**flags)).put_settings(checked)
-    click.echo(json.dumps(checked))
+    click.echo(json.dumps(validate(without_redacted(changes))))
 
 
 def _parse_assignment(item: str) -> tuple[str, Any]:
@@ -178,6 +189,43 @@ def _parse_assignment(item: str) -> tuple[str, Any]:
         return name, json.loads(raw)
     except json.JSONDecodeError:
         return name, raw
+
+
+@main.command("migrate-store")
+@config_option
+@data_dir_option
+@click.option("--to", "target", required=True, type=click.Choice(BACKENDS), help="Target store.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be copied.")
+def migrate_store(target: str, dry_run: bool, **flags: Any) -> None:
+    """Copy uploads from other stores into TARGET; their URLs do not change."""
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress
+
+    from imghost.migrate import migrate, pending
+
+    config = _config(**flags)
+    repo = _repo(config)
+    todo = list(pending(repo, target))
+    total_bytes = sum(upload.size for upload in todo)
+    click.echo(f"{len(todo)} upload(s), {total_bytes} bytes, to copy into {target}")
+    if dry_run or not todo:
+        return
+    settings = with_defaults(repo.get_settings())
+    config.tmp_dir.mkdir(parents=True, exist_ok=True)
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), DownloadColumn())
+    with Progress(*columns) as progress:
+        files = progress.add_task("uploads", total=len(todo))
+        size = progress.add_task("bytes", total=total_bytes)
+
+        def advance(upload: Upload) -> None:
+            progress.advance(files)
+            progress.advance(size, upload.size)
+
+        report = migrate(repo, Stores(config.data_dir), settings, target, config.tmp_dir, advance)
+    click.echo(f"moved {report.moved} upload(s), {report.bytes} bytes; {len(report.failed)} failed")
+    for failure in report.failed:
+        click.echo(f"  {failure}", err=True)
+    if report.failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -334,6 +334,10 @@ class SettingsCache:
         self._values: dict[str, Any] = {}
         self._loaded_at = float("-inf")
 
+    def invalidate(self) -> None:
+        """Re-read on the next call: this process has just changed the settings."""
+        self._loaded_at = float("-inf")
+
     def current(self) -> dict[str, Any]:
         """Call from a worker thread: a refresh reads the database."""
         if time.monotonic() - self._loaded_at >= self._refresh_seconds:

@@ -57,6 +57,44 @@ def _image_route() -> dict[str, Any]:
     }
 
 
+def _settings_route() -> dict[str, Any]:
+    answer = {
+        "description": "Every setting: value (secrets as ********), default, is_default, help.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    admin_errors = {
+        "401": "Missing or unknown API key.",
+        "403": "Not an admin key.",
+        "503": "The database is unavailable.",
+    }
+    return {
+        "get": {
+            "summary": "Read the run-time settings",
+            "security": [{"bearer": []}],
+            "responses": {"200": answer, **_errors(admin_errors)},
+        },
+        "put": {
+            "summary": "Change settings: all validated, storage checked live, saved together",
+            "security": [{"bearer": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": answer,
+                **_errors(
+                    {
+                        **admin_errors,
+                        "400": "Not a JSON object, an unknown setting or a bad value "
+                        "(`invalid_setting`), or a store that fails its live check "
+                        "(`storage_check_failed`).",
+                    }
+                ),
+            },
+        },
+    }
+
+
 def openapi_document(server_url: str) -> dict[str, Any]:
     upload_answer = {
         "type": "object",
@@ -106,6 +144,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 }
             },
             "/uploads/{year}/{month}/{name}": _image_route(),
+            "/api/settings": _settings_route(),
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "Up."}}}
             },
