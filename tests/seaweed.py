@@ -14,15 +14,16 @@ SeaweedFS 4.x quirks this works around:
 * If an explicit gRPC port is busy, weed silently picks another one ("finding alternative");
   that is treated as a failed start (and `start_seaweed` retries on fresh ports).
 * The gRPC unix sockets are hard-coded as /tmp/seaweedfs-<service>-grpc-<port>.sock; no flag or
-  TMPDIR moves them. weed removes them on a clean exit; `stop()` removes them after a SIGKILL.
+  TMPDIR moves them, and weed leaves some behind (SIGKILL, or a stop soon after a start), so
+  `stop()` removes the five of its own ports once the process is gone. Everything else (data,
+  glog files, filer/S3 local sockets, TMPDIR) stays in `data_dir`.
+* `-s3.autoCreateBucket` is on by default: a PUT to a bucket that does not exist creates it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import os
 import secrets
 import shutil
@@ -37,13 +38,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import obstore
+from obstore.store import S3Store
+
 GRPC_OFFSET = 10000
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 POLL_SECONDS = 0.1
 REGION = "us-east-1"
 SERVICES = ("master", "volume", "filer", "s3", "admin")
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -92,41 +95,30 @@ def _port_pairs(count: int) -> list[int]:
     return ports
 
 
-def _sign(method: str, url: str, access_key_id: str, secret_access_key: str) -> dict[str, str]:
-    """AWS Signature V4 headers for a body-less request (query already in canonical order)."""
-    parsed = urllib.request.urlparse(url)
-    now = dt.datetime.now(dt.UTC)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    day = amz_date[:8]
-    headers = {"host": parsed.netloc, "x-amz-content-sha256": _EMPTY_SHA256, "x-amz-date": amz_date}
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join(
-        [
-            method,
-            parsed.path or "/",
-            parsed.query,
-            *(f"{name}:{headers[name]}" for name in sorted(headers)),
-            "",
-            signed,
-            _EMPTY_SHA256,
-        ]
+def _bucket_lists(endpoint: str, bucket: str, access_key_id: str, secret: str) -> bool:
+    """Whether an authenticated ListObjectsV2 on the bucket succeeds now."""
+    store = S3Store(
+        bucket,
+        endpoint=endpoint,
+        region=REGION,
+        access_key_id=access_key_id,
+        secret_access_key=secret,
+        client_options={"allow_http": True, "timeout": "2s", "connect_timeout": "1s"},
+        retry_config={
+            "max_retries": 0,
+            "retry_timeout": dt.timedelta(seconds=2),
+            "backoff": {
+                "init_backoff": dt.timedelta(milliseconds=50),
+                "max_backoff": dt.timedelta(milliseconds=50),
+                "base": 2,
+            },
+        },
     )
-    scope = f"{day}/{REGION}/s3/aws4_request"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = f"AWS4{secret_access_key}".encode()
-    for part in (day, REGION, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return {
-        "x-amz-content-sha256": _EMPTY_SHA256,
-        "x-amz-date": amz_date,
-        "Authorization": (
-            f"AWS4-HMAC-SHA256 Credential={access_key_id}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}"
-        ),
-    }
+    try:
+        next(iter(obstore.list(store, chunk_size=1)), None)
+    except Exception:  # not up yet: any failure means "poll again"
+        return False
+    return True
 
 
 def _status(url: str, headers: dict[str, str], timeout: float = 2.0) -> int | None:
@@ -137,7 +129,8 @@ def _status(url: str, headers: dict[str, str], timeout: float = 2.0) -> int | No
             response.read()
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        exc.read()
+        with exc:
+            exc.read()
         return int(exc.code)
     except (OSError, urllib.error.URLError):
         return None
@@ -190,6 +183,7 @@ class SeaweedS3:
         return [binary, f"-logdir={self.data_dir / 'logs'}", "mini", *flags]
 
     def start(self) -> SeaweedS3:
+        """Start weed; return once the bucket answers a signed GET and refuses an unsigned one."""
         if self.process is not None and self.process.poll() is None:
             raise SeaweedError("already running")
         for folder in (self.store_dir, self.data_dir / "logs", self.data_dir / "tmp"):
@@ -224,22 +218,23 @@ class SeaweedS3:
         url = f"{self.endpoint}/{self.bucket}?list-type=2&max-keys=1"
         admin_health = f"http://127.0.0.1:{self.ports['admin']}/health"
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        status: int | None = None
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 problem = SeaweedPortConflict if "not available" in self.log() else SeaweedError
                 raise problem(f"weed exited with {self.process.returncode}:\n{self.log_tail()}")
-            headers = _sign("GET", url, self.access_key_id, self.secret_access_key)
-            status = _status(url, headers)
+            if "finding alternative" in self.log():
+                raise SeaweedPortConflict(f"weed moved a port:\n{self.log_tail()}")
+            listed = _bucket_lists(
+                self.endpoint, self.bucket, self.access_key_id, self.secret_access_key
+            )
             # On a restart the bucket exists before the admin server (started last) is up.
-            if status == 200 and _status(admin_health, {}) == 200:
+            if listed and _status(admin_health, {}) == 200:
                 break
             time.sleep(POLL_SECONDS)
         else:
             raise SeaweedError(
-                f"S3 not ready after {START_TIMEOUT_SECONDS:.0f}s (last status {status}):\n"
-                f"{self.log_tail()}"
+                f"S3 not ready after {START_TIMEOUT_SECONDS:.0f}s:\n{self.log_tail()}"
             )
         if "finding alternative" in self.log():
             raise SeaweedPortConflict(f"weed moved a port:\n{self.log_tail()}")
@@ -250,16 +245,18 @@ class SeaweedS3:
     def stop(self) -> None:
         """SIGTERM the session, SIGKILL it if it is still there after a while. Idempotent."""
         process = self.process
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        # Also after a test SIGKILLed it: the sockets of a dead weed are stale.
         self._remove_grpc_sockets()
 
     def restart(self) -> None:
@@ -286,20 +283,10 @@ class SeaweedS3:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
-    def rss_bytes(self) -> tuple[int, int]:
-        """(current, peak) resident memory of the weed process, from /proc."""
-        assert self.process is not None
-        values: dict[str, int] = {}
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                name, _, rest = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    values[name] = int(rest.split()[0]) * 1024
-        return values["VmRSS"], values["VmHWM"]
-
 
 def start_seaweed(base_dir: Path, bucket: str = "imghost") -> SeaweedS3:
     """A started `weed mini` in a new folder under `base_dir`, with fresh random credentials."""
+    base_dir.mkdir(parents=True, exist_ok=True)
     access_key_id = secrets.token_hex(10).upper()
     secret_access_key = secrets.token_hex(20)
     for attempt in range(3):

@@ -7,6 +7,7 @@ only (nosniff), no active content (CSP sandbox), readable from any origin (CORS)
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from email.utils import formatdate
@@ -20,6 +21,8 @@ from imghost.http.ranges import proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
+
+log = logging.getLogger("imghost")
 
 _NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
 _DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
@@ -84,6 +87,9 @@ async def serve_image(request: Request) -> Response:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)
     if path is not None:
+        if not path.is_file():
+            log.error("upload %s is recorded but %s is missing", upload.id, path)
+            raise not_found()
         return FileResponse(path, headers=headers, media_type=upload.content_type)
     return proxied(request, store, upload, headers)
 

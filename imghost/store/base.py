@@ -25,6 +25,10 @@ class ObjectExists(StoreUnavailable):
     """`put_file` found an object at the key already: URLs never change what they serve."""
 
 
+class ObjectMissing(StoreUnavailable):
+    """There is no object at that location."""
+
+
 class InvalidKey(ValueError):
     """A key that imghost would never generate."""
 
@@ -48,7 +52,7 @@ class Store(Protocol):
         ...
 
     def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
-        """The bytes in [start, end) of the object."""
+        """The bytes in [start, end) of the object; ObjectMissing if there is none."""
         ...
 
     def exists(self, location: str) -> bool: ...
@@ -71,4 +75,8 @@ class Store(Protocol):
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the backend answers; cheap enough for /readyz."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used again."""
         ...

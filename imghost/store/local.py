@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from imghost.store.base import ObjectExists, StoreUnavailable, check_key
+from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
 
 _READ_CHUNK = 256 * 1024
 
@@ -40,7 +40,11 @@ class LocalStore:
         return self._path(location)
 
     def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
-        with self._path(location).open("rb") as file:
+        try:
+            file = self._path(location).open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"no object at {location}") from exc
+        with file:
             file.seek(start)
             remaining = end - start
             while remaining > 0:
@@ -77,6 +81,9 @@ class LocalStore:
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise StoreUnavailable(f"{self.root} is not writable")
+
+    def close(self) -> None:
+        return None
 
 
 def _fsync_file(path: Path) -> None:

@@ -43,6 +43,8 @@ class Stores:
         with self._lock:
             built = self._built.get(backend)
             if built is None or built[0] != fingerprint:
+                if built is not None:
+                    built[1].close()
                 built = (fingerprint, build_store(backend, settings, self._data_dir))
                 self._built[backend] = built
             return built[1]

@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import httpx
 from PIL import Image
 
-from imghost.store.base import StoreUnavailable
+from imghost.store.base import ObjectMissing, StoreUnavailable
 
 _READ_CHUNK = 256 * 1024
 
@@ -115,6 +115,8 @@ class RemoteStore:
         headers = {"Range": f"bytes={start}-{end - 1}"}
         try:
             with self._client.stream("GET", location, headers=headers) as response:
+                if response.status_code == 404:
+                    raise ObjectMissing(f"{location} answered 404")
                 response.raise_for_status()
                 skip = start if response.status_code == 200 else 0
                 remaining = end - start
@@ -158,6 +160,9 @@ class RemoteStore:
             self._client.head(self.settings.upload_url)
         except httpx.HTTPError as exc:
             raise StoreUnavailable(f"{self.settings.upload_url} did not answer: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def _reason(response: httpx.Response) -> str:

@@ -1,8 +1,9 @@
 """`s3`: any S3-compatible object store (AWS S3, R2, MinIO, SeaweedFS…) through obstore.
 
-obstore wraps Rust's `object_store`: uploads stream from the finished file in 8 MiB multipart
-parts without holding the file in memory, reads stream in chunks, presigning is built in, and
-its calls release the GIL while they wait on the network, which suits our worker threads.
+obstore wraps Rust's `object_store`: large uploads stream from the finished file in 8 MiB
+multipart parts, reads stream in chunks, presigning is built in, and its calls release the GIL
+while they wait on the network, which suits our worker threads. (aiobotocore, the alternative,
+is async-only, pure Python on the data path, and would need its own event-loop plumbing.)
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import obstore
-from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError, PreconditionError
+from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 from obstore.store import S3Store as ObstoreS3
 
-from imghost.store.base import ObjectExists, StoreUnavailable, check_key
+from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
 
 PART_BYTES = 8 * 1024 * 1024
 _READ_CHUNK = 256 * 1024
@@ -86,16 +87,19 @@ class S3Store:
             raise _failure(exc) from exc
 
     def put_file(self, key: str, path: Path, content_type: str) -> str:
+        """A conditional create (If-None-Match: *) for files up to one part; larger ones
+        stream as a multipart upload, which S3 cannot make conditional (obstore then sends
+        the whole file in one PUT, held in memory), so they are guarded by a HEAD first.
+        A race between two writers of one key would need a collision of 128 random bits."""
         check_key(key)
+        attributes = {"Content-Type": content_type, "Cache-Control": _IMMUTABLE}
         try:
-            obstore.put(
-                self._store,
-                key,
-                path,
-                mode="create",
-                attributes={"Content-Type": content_type, "Cache-Control": _IMMUTABLE},
-                chunk_size=PART_BYTES,
-            )
+            if path.stat().st_size <= PART_BYTES:
+                obstore.put(self._store, key, path, mode="create", attributes=attributes)
+            elif self.exists(key):
+                raise ObjectExists(f"{key} exists already")
+            else:
+                obstore.put(self._store, key, path, attributes=attributes, chunk_size=PART_BYTES)
         except (AlreadyExistsError, PreconditionError) as exc:
             raise ObjectExists(f"{key} exists already") from exc
         except (BaseError, OSError) as exc:
@@ -111,13 +115,15 @@ class S3Store:
             result = obstore.get(self._store, check_key(location), options={"range": (start, end)})
             for chunk in result.stream(min_chunk_size=_READ_CHUNK):
                 yield bytes(chunk)
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"no object at {location}") from exc
         except BaseError as exc:
             raise _failure(exc) from exc
 
     def exists(self, location: str) -> bool:
         try:
             obstore.head(self._store, check_key(location))
-        except NotFoundError:
+        except FileNotFoundError:
             return False
         except BaseError as exc:
             raise _failure(exc) from exc
@@ -126,7 +132,7 @@ class S3Store:
     def delete(self, location: str) -> None:
         try:
             obstore.delete(self._store, check_key(location))
-        except NotFoundError:
+        except FileNotFoundError:
             return
         except BaseError as exc:
             raise _failure(exc) from exc
@@ -162,7 +168,10 @@ class S3Store:
         """A HEAD of a key that does not exist: any answer but an error proves access."""
         try:
             obstore.head(self._store, ".imghost-ping")
-        except NotFoundError:
+        except FileNotFoundError:
             return
         except BaseError as exc:
             raise _failure(exc) from exc
+
+    def close(self) -> None:
+        return None

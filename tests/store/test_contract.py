@@ -1,47 +1,119 @@
-"""The Store contract, run against every backend."""
+"""The Store contract, run against every backend: local, s3 (real SeaweedFS), remote (imghost)."""
 
 from __future__ import annotations
 
+import io
+import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from imghost.store.base import InvalidKey, Store
+from imghost.store.base import InvalidKey, ObjectExists, ObjectMissing, Store, StoreUnavailable
 from imghost.store.local import LocalStore
+from imghost.store.remote import RemoteSettings, RemoteStore
+from imghost.store.s3 import S3Settings, S3Store
+from tests.conftest import Server, png_bytes
+from tests.seaweed import SeaweedS3
 
-KEY = "uploads/2026/11/AbCdEfGhIjKlMnOpQrStUv.png"
+# Remote image-host APIs have no generic delete, and give every upload a URL of their own.
+DELETES = {"local": True, "s3": True, "remote": False}
 
 
-@pytest.fixture(params=["local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return LocalStore(tmp_path / "data")
+def new_key(ext: str = "png") -> str:
+    return f"uploads/2026/11/{secrets.token_urlsafe(16)}.{ext}"
+
+
+def s3_settings(seaweed: SeaweedS3, **overrides: object) -> S3Settings:
+    values: dict[str, object] = {
+        "bucket": seaweed.bucket,
+        "endpoint_url": seaweed.endpoint,
+        "access_key_id": seaweed.access_key_id,
+        "secret_access_key": seaweed.secret_access_key,
+        "prefix": f"contract-{secrets.token_hex(4)}/",
+        **overrides,
+    }
+    return S3Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["local", "s3", "remote"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, seaweed: SeaweedS3, server: Server
+) -> Iterator[Store]:
+    if request.param == "local":
+        instance: Store = LocalStore(tmp_path / "data")
+    elif request.param == "s3":
+        instance = S3Store(s3_settings(seaweed))
+    else:
+        key, _ = server.new_key()
+        instance = RemoteStore(RemoteSettings(upload_url=server.url + "/api/upload", token=key))
+    yield instance
+    instance.close()
 
 
 def finished_file(tmp_path: Path, data: bytes) -> Path:
-    path = tmp_path / "upload.part"
+    path = tmp_path / f"{secrets.token_hex(4)}.part"
     path.write_bytes(data)
     return path
 
 
 def test_put_then_read_ranges(store: Store, tmp_path: Path) -> None:
-    data = bytes(range(256)) * 4000
-    store.put_file(KEY, finished_file(tmp_path, data), "image/png")
-    assert store.exists(KEY)
-    assert b"".join(store.open_range(KEY, 0, len(data))) == data
-    assert b"".join(store.open_range(KEY, 1000, 300_000)) == data[1000:300_000]
+    data = png_bytes(300, 200)
+    location = store.put_file(new_key(), finished_file(tmp_path, data), "image/png")
+    assert store.exists(location)
+    assert b"".join(store.open_range(location, 0, len(data))) == data
+    assert b"".join(store.open_range(location, 10, 100)) == data[10:100]
 
 
 def test_put_takes_the_file_away(store: Store, tmp_path: Path) -> None:
-    source = finished_file(tmp_path, b"x")
-    store.put_file(KEY, source, "image/png")
+    source = finished_file(tmp_path, png_bytes())
+    store.put_file(new_key(), source, "image/png")
     assert not source.exists()
 
 
-def test_delete_is_idempotent(store: Store, tmp_path: Path) -> None:
-    store.put_file(KEY, finished_file(tmp_path, b"x"), "image/png")
-    store.delete(KEY)
-    store.delete(KEY)
-    assert not store.exists(KEY)
+def test_a_20_mb_object(store: Store, tmp_path: Path) -> None:
+    # The remote is an imghost, which only takes images.
+    data = _big_png() if store.name == "remote" else os.urandom(20 * 1024 * 1024)
+    location = store.put_file(new_key(), finished_file(tmp_path, data), "image/png")
+    assert b"".join(store.open_range(location, 0, len(data))) == data
+
+
+def _big_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (2600, 2600), os.urandom(2600 * 2600 * 3)).save(
+        buffer, format="PNG", compress_level=1
+    )
+    return buffer.getvalue()
+
+
+def test_an_object_is_never_replaced(store: Store, tmp_path: Path) -> None:
+    key = new_key()
+    first = store.put_file(key, finished_file(tmp_path, png_bytes(10, 10)), "image/png")
+    if store.name == "remote":
+        second = store.put_file(key, finished_file(tmp_path, png_bytes(20, 20)), "image/png")
+        assert second != first
+        return
+    with pytest.raises(ObjectExists):
+        store.put_file(key, finished_file(tmp_path, png_bytes(20, 20)), "image/png")
+    assert b"".join(store.open_range(first, 0, 10**6)) == png_bytes(10, 10)
+
+
+def test_delete(store: Store, tmp_path: Path) -> None:
+    location = store.put_file(new_key(), finished_file(tmp_path, png_bytes()), "image/png")
+    store.delete(location)
+    store.delete(location)
+    assert store.exists(location) is not DELETES[store.name]
+
+
+def test_missing_objects(store: Store, server: Server) -> None:
+    location = new_key()
+    if store.name == "remote":
+        location = f"{server.url}/{location}"
+    assert not store.exists(location)
+    with pytest.raises(ObjectMissing):
+        b"".join(store.open_range(location, 0, 10))
 
 
 @pytest.mark.parametrize(
@@ -55,12 +127,23 @@ def test_delete_is_idempotent(store: Store, tmp_path: Path) -> None:
         "tmp/2026/11/AbCdEfGhIjKlMnOpQrStUv.png",
     ],
 )
-def test_keys_imghost_never_makes_are_refused(store: Store, tmp_path: Path, key: str) -> None:
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_keys_imghost_never_makes_are_refused(
+    backend: str, tmp_path: Path, seaweed: SeaweedS3, key: str
+) -> None:
+    store: Store = LocalStore(tmp_path) if backend == "local" else S3Store(s3_settings(seaweed))
     with pytest.raises(InvalidKey):
         store.put_file(key, finished_file(tmp_path, b"x"), "image/png")
     with pytest.raises(InvalidKey):
         store.exists(key)
 
 
-def test_check_passes_on_a_writable_store(store: Store) -> None:
+def test_health(store: Store) -> None:
     store.check()
+    store.ping()
+
+
+def test_wrong_s3_credentials_fail_the_check(seaweed: SeaweedS3) -> None:
+    store = S3Store(s3_settings(seaweed, secret_access_key="wrong"))
+    with pytest.raises(StoreUnavailable):
+        store.check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -40,19 +41,18 @@ def test_each_host_shape_gives_an_absolute_url(shape: str, tmp_path: Path) -> No
     source = tmp_path / "a.png"
     source.write_bytes(data)
     with running(FakeHost(shape=shape)) as host:
-        store = RemoteStore(
-            RemoteSettings(
-                upload_url=host.url + "/api/upload",
-                url_path=SHAPES[shape][0],
-                token="tok",
-                extra_fields={"album": "7"},
-            )
+        settings = RemoteSettings(
+            upload_url=host.url + "/api/upload",
+            url_path=SHAPES[shape][0],
+            token="tok",
+            extra_fields={"album": "7"},
         )
-        location = store.put_file(KEY, source, "image/png")
-        assert location.startswith(host.url + "/file/")
-        assert host.uploads[0]["authorization"] == "Bearer tok"
-        assert b"".join(store.open_range(location, 0, len(data))) == data
-        assert store.public_url(location) == location
+        with closing(RemoteStore(settings)) as store:
+            location = store.put_file(KEY, source, "image/png")
+            assert location.startswith(host.url + "/file/")
+            assert host.uploads[0]["authorization"] == "Bearer tok"
+            assert b"".join(store.open_range(location, 0, len(data))) == data
+            assert store.public_url(location) == location
     assert not source.exists()
 
 
@@ -61,7 +61,7 @@ def test_upstream_errors_carry_its_status_and_message(tmp_path: Path) -> None:
     source.write_bytes(png_bytes())
     with running(FakeHost(fail_with=(507, {"message": "disk full"}))) as host:
         store = RemoteStore(RemoteSettings(upload_url=host.url + "/upload"))
-        with pytest.raises(UpstreamRejected, match="507: disk full") as caught:
+        with closing(store), pytest.raises(UpstreamRejected, match="507: disk full") as caught:
             store.put_file(KEY, source, "image/png")
     assert caught.value.status == 507
 
