@@ -97,7 +97,14 @@ def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, rep
         raise database_unavailable(exc) from exc
     try:
         given = store.put_file(upload.storage_key, prepared.path, upload.content_type)
-        location = None if given == upload.storage_key else given
+    except BaseException:
+        # A failed put leaves no object (S3 PUTs and multipart completions are atomic, local
+        # links are), so only the record is undone; keeping it would need the store back.
+        with contextlib.suppress(RepoUnavailable):
+            repo.discard_upload(upload.id)
+        raise
+    location = None if given == upload.storage_key else given
+    try:
         repo.commit_upload(upload.id, location)
     except BaseException as exc:
         _undo(upload, store, repo)

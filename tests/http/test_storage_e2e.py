@@ -1,0 +1,204 @@
+"""Storage chosen at run time through `PUT /api/settings`, against a real SeaweedFS."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from imghost.repo.base import Upload
+from imghost.repo.schema import uploads
+from imghost.store.s3 import S3Settings, S3Store
+from tests.conftest import Server, auth, png_bytes, s3_changes
+from tests.http.test_settings_api import put
+from tests.seaweed import SeaweedS3, start_seaweed
+
+
+@pytest.fixture
+def single(tmp_path: Path) -> Iterator[Server]:
+    """One worker: a settings change applies to the very next request."""
+    instance = Server(tmp_path / "data", workers=1).start()
+    yield instance
+    instance.stop()
+
+
+def upload(server: Server, key: str, data: bytes) -> tuple[requests.Response, Upload | None]:
+    response = requests.post(
+        server.url + "/api/upload", headers=auth(key), files={"file": ("a.png", data)}, timeout=60
+    )
+    if response.status_code != 200:
+        return response, None
+    upload_id = response.json()["data"].rsplit("/", 1)[-1].split(".")[0]
+    repo = server.repo()
+    record = repo.get_upload(upload_id)
+    repo.close()
+    return response, record
+
+
+def count_rows(server: Server) -> int:
+    repo = server.repo()
+    with repo.engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(uploads)).scalar_one()
+    repo.close()
+    return rows
+
+
+def test_s3_proxy_mode(single: Server, seaweed: SeaweedS3) -> None:
+    key, _ = single.new_key()
+    assert put(single, s3_changes(seaweed)).status_code == 200
+    data = png_bytes(200, 100)
+    response, record = upload(single, key, data)
+    assert record is not None
+    assert record.store == "s3"
+    url = response.json()["data"]
+    assert url.startswith(single.url + "/uploads/")
+    assert not (single.data_dir / record.storage_key).exists()
+    served = requests.get(url)
+    assert served.content == data
+    assert served.headers["content-type"] == "image/png"
+    assert served.headers["etag"] == f'"{record.digest}"'
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    part = requests.get(url, headers={"Range": "bytes=5-24"})
+    assert part.status_code == 206
+    assert part.content == data[5:25]
+    assert part.headers["content-range"] == f"bytes 5-24/{len(data)}"
+    head = requests.head(url)
+    assert head.headers["content-length"] == str(len(data))
+    assert requests.get(url, headers={"Range": f"bytes={len(data)}-"}).status_code == 416
+
+
+def test_s3_redirect_mode(single: Server, seaweed: SeaweedS3) -> None:
+    key, _ = single.new_key()
+    assert (
+        put(single, s3_changes(seaweed, get_mode="redirect", presign_seconds=120)).status_code
+        == 200
+    )
+    data = png_bytes(20, 30)
+    response, _ = upload(single, key, data)
+    url = response.json()["data"]
+    redirect = requests.get(url, allow_redirects=False)
+    assert redirect.status_code == 302
+    assert "X-Amz-Signature=" in redirect.headers["location"]
+    assert requests.get(url).content == data
+
+
+@contextmanager
+def cdn_in_front_of(settings: S3Settings) -> Iterator[str]:
+    """A CDN stand-in: serves `/{object key}` from the bucket with its own credentials."""
+    origin = S3Store(settings)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            key = self.path.lstrip("/").removeprefix(settings.prefix)
+            try:
+                body = b"".join(origin.open_range(key, 0, 1 << 30))
+            except Exception:
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_s3_public_mode_hands_out_cdn_urls(single: Server, seaweed: SeaweedS3) -> None:
+    key, _ = single.new_key()
+    changes = s3_changes(seaweed)
+    bucket = S3Settings(
+        bucket=seaweed.bucket,
+        endpoint_url=seaweed.endpoint,
+        access_key_id=seaweed.access_key_id,
+        secret_access_key=seaweed.secret_access_key,
+        prefix=str(changes["storage.s3.prefix"]),
+    )
+    with cdn_in_front_of(bucket) as cdn:
+        changes |= {"storage.s3.get_mode": "public", "storage.s3.public_base_url": cdn}
+        assert put(single, changes).status_code == 200
+        data = png_bytes(33, 44)
+        response, record = upload(single, key, data)
+        assert record is not None
+        url = response.json()["data"]
+        assert url == f"{cdn}/{bucket.prefix}{record.storage_key}"
+        assert requests.get(url).content == data
+        own = f"{single.url}/{record.storage_key}"
+        assert requests.get(own, allow_redirects=False).headers["location"] == url
+
+
+def test_switching_backends_keeps_every_old_url(single: Server, seaweed: SeaweedS3) -> None:
+    key, _ = single.new_key()
+    local_data, s3_data, later_data = png_bytes(10, 10), png_bytes(11, 11), png_bytes(12, 12)
+    local_url = upload(single, key, local_data)[0].json()["data"]
+    assert put(single, s3_changes(seaweed)).status_code == 200
+    s3_response, s3_record = upload(single, key, s3_data)
+    assert s3_record is not None
+    assert s3_record.store == "s3"
+    assert put(single, {"storage.backend": "local"}).status_code == 200
+    later_response, later_record = upload(single, key, later_data)
+    assert later_record is not None
+    assert later_record.store == "local"
+    for url, data in (
+        (local_url, local_data),
+        (s3_response.json()["data"], s3_data),
+        (later_response.json()["data"], later_data),
+    ):
+        assert requests.get(url).content == data
+
+
+def test_migrate_local_to_s3_keeps_urls(single: Server, seaweed: SeaweedS3) -> None:
+    key, _ = single.new_key()
+    stored = {}
+    for side in range(10, 15):
+        data = png_bytes(side, side)
+        response, record = upload(single, key, data)
+        assert record is not None
+        stored[response.json()["data"]] = (data, record)
+    assert put(single, s3_changes(seaweed)).status_code == 200
+    assert "5 upload(s)" in single.cli("migrate-store", "--to", "s3", "--dry-run")
+    single.cli("migrate-store", "--to", "s3")
+    assert "0 upload(s)" in single.cli("migrate-store", "--to", "s3")
+    repo = single.repo()
+    for url, (data, record) in stored.items():
+        moved = repo.get_upload(record.id)
+        assert moved is not None
+        assert moved.store == "s3"
+        (single.data_dir / record.storage_key).unlink()
+        assert requests.get(url).content == data
+    repo.close()
+
+
+def test_store_outage_answers_503_and_records_nothing(single: Server, tmp_path: Path) -> None:
+    own = start_seaweed(tmp_path / "weed-outage")
+    try:
+        key, _ = single.new_key()
+        assert put(single, s3_changes(own)).status_code == 200
+        assert upload(single, key, png_bytes(9, 9))[0].status_code == 200
+        rows = count_rows(single)
+        own.stop()
+        failed, _ = upload(single, key, png_bytes(8, 8))
+        assert failed.status_code == 503
+        assert failed.json()["code"] == "storage_unavailable"
+        assert failed.headers["retry-after"]
+        assert count_rows(single) == rows
+        own.restart()
+        assert upload(single, key, png_bytes(7, 7))[0].status_code == 200
+    finally:
+        own.stop()
