@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
-from starlette.concurrency import iterate_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from imghost.errors import ApiError
 from imghost.repo.base import Upload
-from imghost.store.base import Store
+from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -39,7 +40,9 @@ def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def proxied(request: Request, store: Store, upload: Upload, headers: dict[str, str]) -> Response:
+async def proxied(
+    request: Request, store: Store, upload: Upload, headers: dict[str, str]
+) -> Response:
     span = requested_range(request.headers.get("range"), upload.size)
     start, end = span or (0, upload.size)
     headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
@@ -49,7 +52,23 @@ def proxied(request: Request, store: Store, upload: Upload, headers: dict[str, s
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{upload.size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=upload.content_type)
-    chunks = iterate_in_threadpool(store.open_range(upload.where, start, end))
+    chunks = store.open_range(upload.where, start, end)
+    # The first chunk is read before answering, so that a store that is down or has lost the
+    # object gets a clean error status instead of a response cut off after its headers.
+    try:
+        first = await run_in_threadpool(next, chunks, b"")
+    except ObjectMissing as exc:
+        raise ApiError(404, "not_found", "The image's bytes are missing from the store.") from exc
+    except StoreUnavailable as exc:
+        raise ApiError(
+            503, "storage_unavailable", f"The image store failed: {exc}", {"Retry-After": "5"}
+        ) from exc
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+
     return StreamingResponse(
-        chunks, status_code=status, headers=headers, media_type=upload.content_type
+        body(), status_code=status, headers=headers, media_type=upload.content_type
     )

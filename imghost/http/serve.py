@@ -91,7 +91,7 @@ async def serve_image(request: Request) -> Response:
             log.error("upload %s is recorded but %s is missing", upload.id, path)
             raise not_found()
         return FileResponse(path, headers=headers, media_type=upload.content_type)
-    return proxied(request, store, upload, headers)
+    return await proxied(request, store, upload, headers)
 
 
 # A presigned URL expires, and a public base URL can be changed: keep redirects short-lived.

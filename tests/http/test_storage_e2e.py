@@ -190,9 +190,13 @@ def test_store_outage_answers_503_and_records_nothing(single: Server, tmp_path: 
     try:
         key, _ = single.new_key()
         assert put(single, s3_changes(own)).status_code == 200
-        assert upload(single, key, png_bytes(9, 9))[0].status_code == 200
+        before, _ = upload(single, key, png_bytes(9, 9))
+        assert before.status_code == 200
         rows = count_rows(single)
         own.stop()
+        unreadable = requests.get(before.json()["data"])
+        assert unreadable.status_code == 503
+        assert unreadable.json()["code"] == "storage_unavailable"
         failed, _ = upload(single, key, png_bytes(8, 8))
         assert failed.status_code == 503
         assert failed.json()["code"] == "storage_unavailable"
@@ -200,5 +204,6 @@ def test_store_outage_answers_503_and_records_nothing(single: Server, tmp_path: 
         assert count_rows(single) == rows
         own.restart()
         assert upload(single, key, png_bytes(7, 7))[0].status_code == 200
+        assert requests.get(before.json()["data"]).content == png_bytes(9, 9)
     finally:
         own.stop()
