@@ -28,6 +28,8 @@ from pathlib import Path
 import requests
 from PIL import Image
 
+from tests.seaweed import SeaweedS3, start_seaweed
+
 HERE = Path(__file__).resolve().parent
 BOUNDARY = "imghostbenchboundary"
 
@@ -157,12 +159,37 @@ class Peer:
             self.process.wait(timeout=20)
 
 
-def imghost_peer(work: Path) -> Peer:
+def imghost_peer(work: Path, name: str = "imghost", settings: dict[str, str] | None = None) -> Peer:
+    """`imghost serve --workers 2` as a user runs it, with optional run-time settings."""
     port = free_port()
     key = "sk-" + "b" * 48
+    data_dir = work / name
     command = [sys.executable, "-m", "imghost", "serve", "--workers", "2", "--port", str(port)]
-    env = {"IMGHOST_DATA_DIR": str(work / "imghost"), "IMGHOST_ADMIN_KEY": key}
-    return Peer("imghost", command, env, port, key)
+    env = {"IMGHOST_DATA_DIR": str(data_dir), "IMGHOST_ADMIN_KEY": key}
+    if settings:
+        assignments = [f"{setting}={value}" for setting, value in settings.items()]
+        subprocess.run(
+            [sys.executable, "-m", "imghost", "settings", "set", *assignments],
+            env={**os.environ, **env},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return Peer(name, command, env, port, key)
+
+
+def imghost_s3_peer(work: Path, seaweed: SeaweedS3) -> Peer:
+    return imghost_peer(
+        work,
+        "imghost-s3",
+        {
+            "storage.backend": "s3",
+            "storage.s3.endpoint_url": seaweed.endpoint,
+            "storage.s3.bucket": seaweed.bucket,
+            "storage.s3.access_key_id": seaweed.access_key_id,
+            "storage.s3.secret_access_key": seaweed.secret_access_key,
+            "storage.s3.prefix": "bench/",
+        },
+    )
 
 
 def reference_peer(work: Path) -> Peer:
@@ -244,19 +271,30 @@ def main() -> None:
             Workload("upload 20 MB PNG", large, 16),
         ]
         results: list[Result] = []
-        for make_peer in (reference_peer, imghost_peer):
-            peer = make_peer(work)
-            peer.start()
-            try:
-                results += [measure(peer, w, seconds, warmup) for w in workloads]
-            finally:
-                peer.stop()
+        seaweed = start_seaweed(work / "seaweed")
+        try:
+            peers = (
+                reference_peer(work),
+                imghost_peer(work),
+                imghost_s3_peer(work, seaweed),
+            )
+            for peer in peers:
+                peer.start()
+                try:
+                    results += [measure(peer, w, seconds, warmup) for w in workloads]
+                finally:
+                    peer.stop()
+        finally:
+            seaweed.stop()
 
     def rate(peer: str, workload: str) -> float:
         return next(r.mb_per_s for r in results if r.peer == peer and r.workload == workload)
 
     ratios = {
         f"imghost / reference, {w.name}": rate("imghost", w.name) / rate("reference", w.name)
+        for w in workloads
+    } | {
+        f"imghost-s3 / imghost, {w.name}": rate("imghost-s3", w.name) / rate("imghost", w.name)
         for w in workloads
     }
     (args.out / "results.json").write_text(

@@ -22,6 +22,8 @@ from obstore.store import S3Store as ObstoreS3
 from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
 
 PART_BYTES = 8 * 1024 * 1024
+# Each part in flight is held in memory: two bound an upload to 16 MiB and still overlap.
+PARTS_IN_FLIGHT = 2
 _READ_CHUNK = 256 * 1024
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -99,7 +101,14 @@ class S3Store:
             elif self.exists(key):
                 raise ObjectExists(f"{key} exists already")
             else:
-                obstore.put(self._store, key, path, attributes=attributes, chunk_size=PART_BYTES)
+                obstore.put(
+                    self._store,
+                    key,
+                    path,
+                    attributes=attributes,
+                    chunk_size=PART_BYTES,
+                    max_concurrency=PARTS_IN_FLIGHT,
+                )
         except (AlreadyExistsError, PreconditionError) as exc:
             raise ObjectExists(f"{key} exists already") from exc
         except (BaseError, OSError) as exc:
