@@ -9,6 +9,7 @@ is async-only, pure Python on the data path, and would need its own event-loop p
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,9 @@ from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, ch
 PART_BYTES = 8 * 1024 * 1024
 # Each part in flight is held in memory: two bound an upload to 16 MiB and still overlap.
 PARTS_IN_FLIGHT = 2
+# obstore holds about a file's size while it uploads it; this many at a time per process
+# bound a worker's memory whatever the number of uploads in flight.
+_PUT_SLOTS = threading.BoundedSemaphore(4)
 _READ_CHUNK = 256 * 1024
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -96,25 +100,29 @@ class S3Store:
         check_key(key)
         attributes = {"Content-Type": content_type, "Cache-Control": _IMMUTABLE}
         try:
-            if path.stat().st_size <= PART_BYTES:
-                obstore.put(self._store, key, path, mode="create", attributes=attributes)
-            elif self.exists(key):
-                raise ObjectExists(f"{key} exists already")
-            else:
-                obstore.put(
-                    self._store,
-                    key,
-                    path,
-                    attributes=attributes,
-                    chunk_size=PART_BYTES,
-                    max_concurrency=PARTS_IN_FLIGHT,
-                )
+            with _PUT_SLOTS:
+                self._put(key, path, attributes)
         except (AlreadyExistsError, PreconditionError) as exc:
             raise ObjectExists(f"{key} exists already") from exc
         except (BaseError, OSError) as exc:
             raise _failure(exc) from exc
         path.unlink()
         return key
+
+    def _put(self, key: str, path: Path, attributes: dict[str, str]) -> None:
+        if path.stat().st_size <= PART_BYTES:
+            obstore.put(self._store, key, path, mode="create", attributes=attributes)
+        elif self.exists(key):
+            raise ObjectExists(f"{key} exists already")
+        else:
+            obstore.put(
+                self._store,
+                key,
+                path,
+                attributes=attributes,
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
 
     def local_path(self, location: str) -> Path | None:
         return None
