@@ -38,7 +38,23 @@ def _v2_upload_location(conn: Connection) -> None:
     _add_column(conn, "uploads", "location VARCHAR(2048)")
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial, _v2_upload_location)
+def _add_index(conn: Connection, table: str, name: str, columns: str) -> None:
+    if name not in {index["name"] for index in inspect(conn).get_indexes(table)}:
+        conn.execute(text(f"CREATE INDEX {name} ON {table} ({columns})"))
+
+
+def _v3_purpose_dedup_expiry(conn: Connection) -> None:
+    _add_column(conn, "uploads", "purpose VARCHAR(64)")
+    _add_column(conn, "uploads", "source_digest VARCHAR(64)")
+    _add_index(conn, "uploads", "ix_uploads_key_source", "key_id, source_digest")
+    _add_index(conn, "uploads", "ix_uploads_expires", "expires_at")
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _v1_initial,
+    _v2_upload_location,
+    _v3_purpose_dedup_expiry,
+)
 
 
 def current_version(conn: Connection) -> int:

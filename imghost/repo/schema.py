@@ -56,7 +56,13 @@ uploads = Table(
     Column("state", String(16), nullable=False),
     # Where the store keeps the bytes, when not at `storage_key` (a remote host's URL).
     Column("location", String(2048), nullable=True),
+    # What the upload was for (OpenAI's `purpose`), and the BLAKE3 of the bytes as received,
+    # which finds a key's repeated upload before any work is done on it.
+    Column("purpose", String(64), nullable=True),
+    Column("source_digest", String(64), nullable=True),
     Index("ix_uploads_key_created", "key_id", "created_at"),
+    Index("ix_uploads_key_source", "key_id", "source_digest"),
+    Index("ix_uploads_expires", "expires_at"),
     Index("ix_uploads_state_created", "state", "created_at"),
 )
 
