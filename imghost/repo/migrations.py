@@ -17,14 +17,14 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
-from imghost.repo.schema import api_keys, schema_version, settings, uploads
+from imghost.repo.schema import api_keys, leases, schema_version, settings, uploads
 
 # An arbitrary constant naming imghost's migration lock among the database's advisory locks.
 _PG_LOCK_ID = 0x696D67686F7374
 
 
 def _v1_initial(conn: Connection) -> None:
-    for table in (api_keys, uploads, settings):
+    for table in (api_keys, uploads, settings, leases):
         table.create(conn, checkfirst=True)
 
 
@@ -50,10 +50,15 @@ def _v3_purpose_dedup_expiry(conn: Connection) -> None:
     _add_index(conn, "uploads", "ix_uploads_expires", "expires_at")
 
 
+def _v4_leases(conn: Connection) -> None:
+    leases.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,
     _v2_upload_location,
     _v3_purpose_dedup_expiry,
+    _v4_leases,
 )
 
 

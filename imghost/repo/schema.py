@@ -73,3 +73,12 @@ settings = Table(
     Column("value", JSON, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Leases that let one process among all instances run a periodic job (the expiry sweeper).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", Float, nullable=False),
+)
