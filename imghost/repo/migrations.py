@@ -54,11 +54,18 @@ def _v4_leases(conn: Connection) -> None:
     leases.create(conn, checkfirst=True)
 
 
+def _v5_key_limits(conn: Connection) -> None:
+    _add_column(conn, "api_keys", "daily_bytes BIGINT NOT NULL DEFAULT 0")
+    _add_column(conn, "api_keys", "rpm INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "api_keys", "allow_ips JSON")
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,
     _v2_upload_location,
     _v3_purpose_dedup_expiry,
     _v4_leases,
+    _v5_key_limits,
 )
 
 

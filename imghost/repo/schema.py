@@ -35,6 +35,10 @@ api_keys = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=True),
+    # Per-key limits; 0 is unlimited. The IP allow-list is a JSON list of CIDRs, empty = any.
+    Column("daily_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("rpm", Integer, nullable=False, server_default="0"),
+    Column("allow_ips", JSON, nullable=True),
 )
 
 uploads = Table(
