@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -14,13 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from imghost import sweeper
 from imghost.config import Config, load_config
 from imghost.errors import ApiError, error_response
+from imghost.http import files
 from imghost.http.admin import get_settings, put_settings
 from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir
+from imghost.limits import make_limiter
 from imghost.memory import tune_allocator
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
@@ -37,6 +41,13 @@ ROUTES = [
     Route("/uploads/{year}/{month}/{name}", serve_image, methods=["GET", "HEAD"]),
     Route("/api/settings", get_settings, methods=["GET"]),
     Route("/api/settings", put_settings, methods=["PUT"]),
+    Route("/v1/files/uploads", files.upload_multipart, methods=["POST"]),
+    Route("/v1/files/uploads/base64", files.upload_base64, methods=["POST"]),
+    Route("/v1/files/uploads/url", files.upload_url, methods=["POST"]),
+    Route("/v1/files", files.create_file, methods=["POST"]),
+    Route("/v1/files", files.list_files, methods=["GET"]),
+    Route("/v1/files/{file_id}", files.get_file, methods=["GET"]),
+    Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
@@ -78,15 +89,21 @@ def create_app(config: Config | None = None) -> Starlette:
         config=config,
         repo=repo,
         stores=Stores(config.data_dir),
+        limiter=make_limiter(repo.engine, config.redis_url),
         settings=SettingsCache(repo),
         spool_dir=spool_path,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeping = asyncio.create_task(
+            sweeper.run_forever(repo, services.stores, services.settings.current)
+        )
         try:
             yield
         finally:
+            sweeping.cancel()
+            services.limiter.close()
             repo.close()
             if own_spool is not None:
                 own_spool.release()

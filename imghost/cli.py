@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import time
@@ -73,6 +74,24 @@ def keys() -> None:
     """Create, list and revoke API keys."""
 
 
+def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(str(ipaddress.ip_network(value, strict=False)) for value in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-ip") from exc
+
+
+quota_option = click.option(
+    "--quota-mb", type=click.FloatRange(min=0), help="Rolling 24 h upload quota in MB (0: none)."
+)
+rpm_option = click.option(
+    "--rpm", type=click.IntRange(min=0), help="Requests per minute (0: none)."
+)
+allow_ip_option = click.option(
+    "--allow-ip", multiple=True, help="CIDR the key may be used from (repeatable; none: any)."
+)
+
+
 @keys.command("create")
 @config_option
 @data_dir_option
@@ -81,20 +100,81 @@ def keys() -> None:
 @click.option(
     "--expires-in", type=click.FloatRange(min=0, min_open=True), help="Days until it expires."
 )
-def keys_create(name: str, admin: bool, expires_in: float | None, **flags: Any) -> None:
-    """Create a key; the key itself is printed alone on the last line, once."""
+@quota_option
+@rpm_option
+@allow_ip_option
+def keys_create(
+    name: str,
+    admin: bool,
+    expires_in: float | None,
+    quota_mb: float | None,
+    rpm: int | None,
+    allow_ip: tuple[str, ...],
+    **flags: Any,
+) -> None:
+    """Create a key; the key itself is printed alone on the last line, once.
+
+    User keys get the `quota.*` settings as their limits unless given; admin keys get none.
+    """
     repo = _repo(_config(**flags))
+    defaults = with_defaults(repo.get_settings())
     key = generate_key()
-    expires_at = time.time() + expires_in * 86400 if expires_in else None
     record = repo.create_key(
         name=name,
         role="admin" if admin else "user",
         key_hash=hash_key(key),
         prefix=display_prefix(key),
-        expires_at=expires_at,
+        expires_at=time.time() + expires_in * 86400 if expires_in else None,
+        daily_bytes=_bytes(quota_mb)
+        if quota_mb is not None
+        else (0 if admin else defaults["quota.daily_bytes"]),
+        rpm=rpm if rpm is not None else (0 if admin else defaults["quota.rpm"]),
+        allow_ips=_cidrs(allow_ip),
     )
     click.echo(f"created {record.role} key {record.id} ({record.name}); it is shown only now:")
     click.echo(key)
+
+
+def _bytes(megabytes: float) -> int:
+    return round(megabytes * 1_000_000)
+
+
+@keys.command("update")
+@config_option
+@data_dir_option
+@click.argument("key_id")
+@click.option("--name", help="A new name.")
+@click.option(
+    "--expires-in", type=click.FloatRange(min=0), help="Days from now until it expires (0: never)."
+)
+@quota_option
+@rpm_option
+@allow_ip_option
+def keys_update(
+    key_id: str,
+    name: str | None,
+    expires_in: float | None,
+    quota_mb: float | None,
+    rpm: int | None,
+    allow_ip: tuple[str, ...],
+    **flags: Any,
+) -> None:
+    """Change a key's name, expiry or limits."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if expires_in is not None:
+        changes["expires_at"] = time.time() + expires_in * 86400 if expires_in else None
+    if quota_mb is not None:
+        changes["daily_bytes"] = _bytes(quota_mb)
+    if rpm is not None:
+        changes["rpm"] = rpm
+    if allow_ip:
+        changes["allow_ips"] = _cidrs(allow_ip)
+    record = _repo(_config(**flags)).update_key(key_id, **changes)
+    if record is None:
+        raise click.ClickException(f"no key with id {key_id}")
+    click.echo(f"updated {record.id}: quota {record.daily_bytes} bytes/24 h, {record.rpm} rpm")
 
 
 @keys.command("list")
@@ -189,6 +269,21 @@ def _parse_assignment(item: str) -> tuple[str, Any]:
         return name, json.loads(raw)
     except json.JSONDecodeError:
         return name, raw
+
+
+@main.command()
+@config_option
+@data_dir_option
+def sweep(**flags: Any) -> None:
+    """Delete expired uploads (bytes, then records) now, once."""
+    from imghost.sweeper import sweep_once
+
+    config = _config(**flags)
+    repo = _repo(config)
+    removed = sweep_once(
+        repo, Stores(config.data_dir), with_defaults(repo.get_settings()), time.time()
+    )
+    click.echo(f"removed {removed} upload(s)")
 
 
 @main.command("migrate-store")

@@ -54,3 +54,17 @@ def error_response(request: Request, error: ApiError) -> Response:
     """Render `error` in the envelope of the route family the request went to."""
     body = openai_error(error) if request.url.path.startswith("/v1/") else envelope(error)
     return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def database_unavailable(exc: Exception) -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        f"The database is unavailable, so nothing was saved: {exc}. Try again shortly.",
+        {"Retry-After": "5"},
+    )
+
+
+def limit_reached(kind: str, message: str, retry_after: int) -> ApiError:
+    """A 429 for a key's rate limit or quota; `message` says which limit and when it frees."""
+    return ApiError(429, kind, message, {"Retry-After": str(retry_after)})

@@ -11,16 +11,12 @@ from granian.constants import Interfaces
 
 from imghost.app import SPOOL_DIR_ENV
 from imghost.config import Config
-from imghost.ingest.pipeline import discard
 from imghost.ingest.spooldir import SpoolDir, sweep_dead
 from imghost.keys import display_prefix, generate_key, hash_key
 from imghost.repo.base import Repo
 from imghost.settings import with_defaults
-from imghost.store.base import StoreUnavailable
 from imghost.store.registry import Stores
-
-# A pending upload older than this was abandoned by a crashed process: no request lasts so long.
-STALE_PENDING_SECONDS = 3600
+from imghost.sweeper import sweep_once
 
 
 def ensure_admin_key(config: Config, repo: Repo) -> str | None:
@@ -46,17 +42,6 @@ def _create_admin(repo: Repo, key: str) -> None:
     )
 
 
-def sweep_stale_pending(repo: Repo, stores: Stores) -> int:
-    stale = repo.stale_pending(time.time() - STALE_PENDING_SECONDS)
-    settings = with_defaults(repo.get_settings())
-    for upload in stale:
-        try:
-            discard(upload, stores.get(upload.store, settings), repo)
-        except StoreUnavailable as exc:
-            click.echo(f"could not sweep pending upload {upload.id} yet: {exc}", err=True)
-    return len(stale)
-
-
 def run(config: Config, repo: Repo) -> None:
     generated = ensure_admin_key(config, repo)
     if generated:
@@ -67,7 +52,7 @@ def run(config: Config, repo: Repo) -> None:
             f"-F file=@photo.png {config.public_url}/api/upload\n"
         )
     sweep_dead(config.tmp_dir)
-    sweep_stale_pending(repo, Stores(config.data_dir))
+    sweep_once(repo, Stores(config.data_dir), with_defaults(repo.get_settings()), time.time())
     spool = SpoolDir.claim(config.tmp_dir)
     os.environ.update(config.as_env())
     os.environ[SPOOL_DIR_ENV] = str(spool.path)

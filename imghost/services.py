@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from imghost.config import Config
+from imghost.limits import Limiter
 from imghost.repo.base import Repo, Upload
 from imghost.settings import SettingsCache
 from imghost.store.registry import Stores
@@ -20,6 +21,7 @@ class Services:
     config: Config
     repo: Repo
     stores: Stores
+    limiter: Limiter
     settings: SettingsCache
     spool_dir: Path
 

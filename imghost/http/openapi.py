@@ -24,6 +24,8 @@ _UPLOAD_ERRORS = {
     "cannot show (12-bit).",
     "422": "Corrupt or truncated image, bytes after the image's end, or over the pixel, side "
     "or frame limits.",
+    "429": "The key's rate limit or 24 h quota (`rate_limited`, `quota_exceeded`).",
+    "502": "The remote image host refused the upload (`storage_rejected`).",
     "503": "The database or the image store failed; nothing was saved.",
 }
 
@@ -95,6 +97,146 @@ def _settings_route() -> dict[str, Any]:
     }
 
 
+_OPENAI_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+            },
+        }
+    },
+}
+
+_FILE_OBJECT = {
+    "type": "object",
+    "description": "OpenAI's file object plus the image's URL and properties.",
+    "properties": {
+        name: {"type": kind}
+        for name, kind in {
+            "id": "string",
+            "object": "string",
+            "bytes": "integer",
+            "created_at": "integer",
+            "expires_at": ["integer", "null"],
+            "filename": "string",
+            "purpose": "string",
+            "status": "string",
+            "url": "string",
+            "mime_type": "string",
+            "size": "integer",
+            "width": "integer",
+            "height": "integer",
+            "frames": "integer",
+            "blake3": "string",
+        }.items()
+    },
+}
+
+_V1_ERRORS = {
+    "400": "Malformed request or field (`invalid_json`, `invalid_base64`, `invalid_expires_in`, "
+    "`url_invalid`, `url_forbidden`…).",
+    "401": "Missing or unknown API key.",
+    "403": "Disabled or expired key, or a client address outside its allow-list.",
+    "404": "No such file (or not yours).",
+    "413": "Over the size limit (`file_too_large`, `url_too_large`).",
+    "415": "Not an allowed image type (`unsupported_type`, `url_not_image`).",
+    "422": "Corrupt image or over a pixel, side or frame limit.",
+    "429": "Rate limit or 24 h quota (`rate_limited`, `quota_exceeded`), with Retry-After.",
+    "502": "The URL's host failed (`url_unreachable`) or the remote store refused.",
+    "503": "The database or the store is unavailable.",
+    "504": "The URL took too long (`url_timeout`).",
+}
+
+
+def _v1_errors(statuses: dict[str, str]) -> dict[str, Any]:
+    return {
+        status: {
+            "description": text,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}
+            },
+        }
+        for status, text in statuses.items()
+    }
+
+
+def _v1(summary: str, body: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": answer}}},
+            **_v1_errors(_V1_ERRORS),
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": body}
+    return operation
+
+
+def _v1_routes() -> dict[str, Any]:
+    file_ref = {"$ref": "#/components/schemas/File"}
+    form = {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "purpose": {"type": "string"},
+                    "expires_in": {"type": "integer"},
+                    "expires_after[anchor]": {"const": "created_at"},
+                    "expires_after[seconds]": {"type": "integer"},
+                },
+            }
+        }
+    }
+
+    def json_body(required: str) -> dict[str, Any]:
+        fields = {required: {"type": "string"}, "purpose": {"type": "string"}}
+        fields |= {"expires_in": {"type": "integer"}, "filename": {"type": "string"}}
+        schema = {"type": "object", "required": [required], "properties": fields}
+        return {"application/json": {"schema": schema}}
+
+    listing = {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": file_ref},
+            "first_id": {"type": ["string", "null"]},
+            "last_id": {"type": ["string", "null"]},
+            "has_more": {"type": "boolean"},
+        },
+    }
+    deleted = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+    }
+    return {
+        "/v1/files/uploads": {"post": _v1("Upload a file (multipart)", form, file_ref)},
+        "/v1/files/uploads/base64": {
+            "post": _v1("Upload base64 data or a data URL", json_body("data"), file_ref)
+        },
+        "/v1/files/uploads/url": {
+            "post": _v1("Fetch a URL and re-host it", json_body("url"), file_ref)
+        },
+        "/v1/files": {
+            "post": _v1("OpenAI Files API: create", form, file_ref),
+            "get": _v1("List files, newest first (limit, after, key_id for admins)", None, listing),
+        },
+        "/v1/files/{file_id}": {
+            "get": _v1("Describe a file", None, file_ref),
+            "delete": _v1("Delete a file: its URL answers 404 at once", None, deleted),
+        },
+    }
+
+
 def openapi_document(server_url: str) -> dict[str, Any]:
     upload_answer = {
         "type": "object",
@@ -110,7 +252,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "info": {"title": "imghost", "version": "0.1.0"},
         "servers": [{"url": server_url}],
         "components": {
-            "schemas": {"Error": _ENVELOPE_ERROR, "UploadAnswer": upload_answer},
+            "schemas": {
+                "Error": _ENVELOPE_ERROR,
+                "OpenAIError": _OPENAI_ERROR,
+                "File": _FILE_OBJECT,
+                "UploadAnswer": upload_answer,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "paths": {
@@ -145,6 +292,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             },
             "/uploads/{year}/{month}/{name}": _image_route(),
             "/api/settings": _settings_route(),
+            **_v1_routes(),
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "Up."}}}
             },

@@ -1,54 +1,86 @@
-"""`POST /api/upload`: the seed's contract, byte for byte."""
+"""The upload routes' shared steps, and `POST /api/upload` (the seed's contract, byte for byte)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from imghost.auth import Principal, authenticate, bearer_token
 from imghost.errors import ApiError
-from imghost.ingest.multipart import receive_form
-from imghost.ingest.pipeline import Spooled, database_unavailable, ingest
+from imghost.http.access import Access, authorize
+from imghost.ingest.multipart import ReceivedForm, receive_form
+from imghost.ingest.pipeline import Order, Spooled, ingest
+from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image, unsupported
-from imghost.repo.base import RepoUnavailable, Upload
-from imghost.services import Services, services_of
+from imghost.repo.base import Upload
+from imghost.services import services_of
 
 
-def _authorize(services: Services, token: str) -> tuple[Principal, dict[str, Any]]:
+def expires_at(
+    settings: dict[str, Any], default_ttl: str, requested: object, now: float
+) -> float | None:
+    """When an upload ends: `expires_in` seconds if asked (up to `expiry.max_ttl`), else the
+    route's default TTL setting; None (never) for a TTL of 0."""
+    ceiling = settings["expiry.max_ttl"]
+    if requested in (None, ""):
+        ttl = settings[default_ttl]
+        return None if ttl == 0 else now + ttl
     try:
-        return authenticate(services.repo, token), services.settings.current()
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
+        seconds = int(str(requested))
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= ceiling:
+        raise ApiError(
+            400,
+            "invalid_expires_in",
+            f"expires_in must be a whole number of seconds from 1 to {ceiling}.",
+        )
+    return now + seconds
 
 
-async def receive_upload(request: Request) -> tuple[Upload, dict[str, Any]]:
-    """Authenticate, stream the form's `file`, and ingest it: shared by every upload route."""
-    services = services_of(request)
-    principal, settings = await run_in_threadpool(_authorize, services, bearer_token(request))
-    limit = settings["limits.max_upload_bytes"]
-    form = await receive_form(request, services.spool_dir, limit, require_image)
+async def receive_file(request: Request, access: Access) -> ReceivedForm:
+    """Stream the multipart form; its `file` is spooled, refused early if too large or no image."""
+    limit = access.settings["limits.max_upload_bytes"]
+    form = await receive_form(request, services_of(request).spool_dir, limit, require_image)
     if form.spool is None:
         raise ApiError(
             400, "missing_file", "No file was sent. Send the image in the multipart field 'file'."
         )
-    spool = form.spool
+    return form
+
+
+async def store_spool(
+    request: Request, access: Access, spool: Spool, filename: str, order: Order
+) -> Upload:
+    """Validate, store and record what `spool` holds; the spool is gone afterwards."""
+    services = services_of(request)
     try:
         digest = spool.finish()
         if spool.size == 0:
             raise unsupported(b"")
-        spooled = Spooled(spool.path, digest, form.filename)
-        upload = await run_in_threadpool(
-            ingest, spooled, principal, settings, services.stores, services.repo
+        spooled = Spooled(spool.path, spool.size, digest, filename)
+        return await run_in_threadpool(
+            ingest, spooled, order, services.stores, services.repo, services.limiter
         )
     finally:
         spool.discard()
-    return upload, settings
 
 
 async def api_upload(request: Request) -> JSONResponse:
-    upload, settings = await receive_upload(request)
-    url = services_of(request).url_of(upload, settings, request)
+    access = await authorize(request)
+    form = await receive_file(request, access)
+    assert form.spool is not None
+    try:
+        when = expires_at(
+            access.settings, "expiry.api_upload_ttl", form.fields.get("expires_in"), time.time()
+        )
+    except ApiError:
+        form.spool.discard()
+        raise
+    order = Order(access.principal, access.settings, expires_at=when)
+    upload = await store_spool(request, access, form.spool, form.filename, order)
+    url = services_of(request).url_of(upload, access.settings, request)
     return JSONResponse({"success": True, "message": "", "data": url})

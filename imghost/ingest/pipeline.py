@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from imghost.auth import Principal
-from imghost.errors import ApiError
+from imghost.errors import ApiError, database_unavailable, limit_reached
 from imghost.ingest.prepare import PreparedImage, prepare
 from imghost.ingest.validate import Limits
+from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
 from imghost.repo.base import Repo, RepoUnavailable, Upload
 from imghost.store.base import Store, StoreUnavailable
 from imghost.store.registry import Stores
@@ -26,11 +27,22 @@ from imghost.store.remote import UpstreamRejected
 
 @dataclass(frozen=True, slots=True)
 class Spooled:
-    """What the HTTP layer received: a finished temporary file and its digest."""
+    """What the HTTP layer received: a finished temporary file, its size and digest."""
 
     path: Path
+    size: int
     digest: str
     filename: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Who uploads, under which settings, for what and for how long."""
+
+    principal: Principal
+    settings: dict[str, Any]
+    purpose: str | None = None
+    expires_at: float | None = None
 
 
 def new_upload_id() -> str:
@@ -49,19 +61,56 @@ def limits_from(settings: dict[str, Any]) -> Limits:
 
 def ingest(
     spooled: Spooled,
-    principal: Principal,
-    settings: dict[str, Any],
+    order: Order,
     stores: Stores,
     repo: Repo,
+    limiter: Limiter,
     now: float | None = None,
 ) -> Upload:
-    """Validate, store and record one upload. Runs in a worker thread."""
+    """Validate, store and record one upload; runs in a worker thread.
+
+    The same bytes from the same key while its first upload lives give that upload back,
+    without storing or charging anything again.
+    """
+    now = now or time.time()
+    key = order.principal.key
+    try:
+        duplicate = repo.live_duplicate(key.id, spooled.digest, now)
+    except RepoUnavailable as exc:
+        raise database_unavailable(exc) from exc
+    if duplicate is not None:
+        return duplicate
+    upload_id = new_upload_id()
+    _charge(limiter, key.id, upload_id, spooled.size, key.daily_bytes, now)
+    try:
+        return _ingest_new(upload_id, spooled, order, stores, repo, now)
+    except BaseException:
+        with contextlib.suppress(LimitsUnavailable):
+            limiter.refund(key.id, upload_id)
+        raise
+
+
+def _charge(
+    limiter: Limiter, key_id: str, charge_id: str, size: int, daily_bytes: int, now: float
+) -> None:
+    try:
+        limiter.charge(key_id, charge_id, size, daily_bytes, now)
+    except LimitExceeded as exc:
+        raise limit_reached(exc.kind, exc.message, exc.retry_after) from exc
+    except LimitsUnavailable as exc:
+        raise database_unavailable(exc) from exc
+
+
+def _ingest_new(
+    upload_id: str, spooled: Spooled, order: Order, stores: Stores, repo: Repo, now: float
+) -> Upload:
+    settings = order.settings
     prepared = prepare(
         spooled.path, spooled.digest, limits_from(settings), settings["images.strip_metadata"]
     )
     try:
         store = stores.active(settings)
-        upload = _record_for(prepared, spooled.filename, principal, store, now or time.time())
+        upload = _record_for(upload_id, prepared, spooled, order, store, now)
         return _store_and_record(upload, prepared, store, repo)
     except StoreUnavailable as exc:
         raise storage_failed(exc) from exc
@@ -70,13 +119,17 @@ def ingest(
 
 
 def _record_for(
-    prepared: PreparedImage, filename: str, principal: Principal, store: Store, now: float
+    upload_id: str,
+    prepared: PreparedImage,
+    spooled: Spooled,
+    order: Order,
+    store: Store,
+    now: float,
 ) -> Upload:
-    upload_id = new_upload_id()
     month = time.strftime("%Y/%m", time.gmtime(now))
     return Upload(
         id=upload_id,
-        key_id=principal.key.id,
+        key_id=order.principal.key.id,
         store=store.name,
         storage_key=f"uploads/{month}/{upload_id}.{prepared.extension}",
         content_type=prepared.content_type,
@@ -85,8 +138,11 @@ def _record_for(
         height=prepared.height,
         frames=prepared.frames,
         digest=prepared.digest,
-        filename=filename,
+        filename=spooled.filename,
         created_at=now,
+        expires_at=order.expires_at,
+        purpose=order.purpose,
+        source_digest=spooled.digest,
     )
 
 
@@ -139,12 +195,3 @@ def _undo(upload: Upload, store: Store, repo: Repo) -> None:
     """Best effort: what cannot be undone now stays pending, and the sweep finishes it."""
     with contextlib.suppress(StoreUnavailable, RepoUnavailable, OSError):
         discard(upload, store, repo)
-
-
-def database_unavailable(exc: Exception) -> ApiError:
-    return ApiError(
-        503,
-        "database_unavailable",
-        f"The database is unavailable, so nothing was saved: {exc}. Try again shortly.",
-        {"Retry-After": "5"},
-    )

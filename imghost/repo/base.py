@@ -22,6 +22,9 @@ class ApiKey:
     enabled: bool
     created_at: float
     expires_at: float | None
+    daily_bytes: int = 0
+    rpm: int = 0
+    allow_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class Upload:
     expires_at: float | None = None
     state: UploadState = "pending"
     location: str | None = None
+    purpose: str | None = None
+    source_digest: str | None = None
 
     @property
     def where(self) -> str:
@@ -56,8 +61,21 @@ class RepoUnavailable(Exception):
 
 class Repo(Protocol):
     def create_key(
-        self, *, name: str, role: Role, key_hash: str, prefix: str, expires_at: float | None
+        self,
+        *,
+        name: str,
+        role: Role,
+        key_hash: str,
+        prefix: str,
+        expires_at: float | None,
+        daily_bytes: int = 0,
+        rpm: int = 0,
+        allow_ips: tuple[str, ...] = (),
     ) -> ApiKey: ...
+
+    def update_key(self, key_id: str, **changes: Any) -> ApiKey | None:
+        """Change a key's name, enabled flag, expiry or limits; None if there is no such key."""
+        ...
 
     def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
         """The key whose SHA-256 is `key_hash`, with the stored hash for a constant-time check."""
@@ -94,6 +112,24 @@ class Repo(Protocol):
         ...
 
     def stale_pending(self, older_than: float) -> list[Upload]: ...
+
+    def live_duplicate(self, key_id: str, source_digest: str, now: float) -> Upload | None:
+        """The key's ready, unexpired upload of the same received bytes, if any."""
+        ...
+
+    def list_uploads(
+        self, key_id: str | None, before: tuple[float, str] | None, limit: int, now: float
+    ) -> list[Upload]:
+        """Live uploads, newest first, of one key (or all), strictly before a (created_at, id)."""
+        ...
+
+    def expired(self, now: float, limit: int) -> list[Upload]:
+        """Ready uploads whose lifetime ended at or before `now`."""
+        ...
+
+    def take_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
+        """Hold the named lease until now + seconds if it is free, expired or ours already."""
+        ...
 
     def get_settings(self) -> dict[str, Any]: ...
 

@@ -86,3 +86,17 @@ leases = Table(
     Column("holder", String(64), nullable=False),
     Column("until", Float, nullable=False),
 )
+
+# Quota and rate-limit counters of `imghost.limits.sql`: one row per counted request ("request",
+# amount 1) or per byte charge ("bytes", amount = size), kept only while inside its window.
+usage = Table(
+    "usage",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    # The caller's charge id (an upload id) for bytes, a random id for requests.
+    Column("charge_id", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_usage_key_kind_at", "key_id", "kind", "at"),
+)

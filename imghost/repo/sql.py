@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     create_engine,
     delete,
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -27,7 +29,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from imghost.repo import migrations
 from imghost.repo.base import ApiKey, RepoUnavailable, Role, Upload
-from imghost.repo.schema import api_keys, settings, uploads
+from imghost.repo.schema import api_keys, leases, settings, uploads
 
 
 def make_engine(database_url: str) -> Engine:
@@ -90,7 +92,16 @@ class SqlRepo:
             yield conn
 
     def create_key(
-        self, *, name: str, role: Role, key_hash: str, prefix: str, expires_at: float | None
+        self,
+        *,
+        name: str,
+        role: Role,
+        key_hash: str,
+        prefix: str,
+        expires_at: float | None,
+        daily_bytes: int = 0,
+        rpm: int = 0,
+        allow_ips: tuple[str, ...] = (),
     ) -> ApiKey:
         key = ApiKey(
             id="key_" + secrets.token_hex(8),
@@ -100,10 +111,23 @@ class SqlRepo:
             enabled=True,
             created_at=time.time(),
             expires_at=expires_at,
+            daily_bytes=daily_bytes,
+            rpm=rpm,
+            allow_ips=allow_ips,
         )
+        row = {**asdict(key), "allow_ips": list(allow_ips)}
         with self._write() as conn:
-            conn.execute(insert(api_keys).values(key_hash=key_hash, **asdict(key)))
+            conn.execute(insert(api_keys).values(key_hash=key_hash, **row))
         return key
+
+    def update_key(self, key_id: str, **changes: Any) -> ApiKey | None:
+        if "allow_ips" in changes:
+            changes["allow_ips"] = list(changes["allow_ips"])
+        with self._write() as conn:
+            if changes:
+                conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**changes))
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        return None if row is None else _key(row._mapping)
 
     def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
         with self._begin() as conn:
@@ -180,6 +204,65 @@ class SqlRepo:
         with self._begin() as conn:
             return [Upload(**row._mapping) for row in conn.execute(query)]
 
+    def live_duplicate(self, key_id: str, source_digest: str, now: float) -> Upload | None:
+        query = select(uploads).where(
+            uploads.c.key_id == key_id,
+            uploads.c.source_digest == source_digest,
+            uploads.c.state == "ready",
+            or_(uploads.c.expires_at.is_(None), uploads.c.expires_at > now),
+        )
+        with self._begin() as conn:
+            row = conn.execute(query.limit(1)).first()
+        return None if row is None else Upload(**row._mapping)
+
+    def list_uploads(
+        self, key_id: str | None, before: tuple[float, str] | None, limit: int, now: float
+    ) -> list[Upload]:
+        query = select(uploads).where(
+            uploads.c.state == "ready",
+            or_(uploads.c.expires_at.is_(None), uploads.c.expires_at > now),
+        )
+        if key_id is not None:
+            query = query.where(uploads.c.key_id == key_id)
+        if before is not None:
+            created, upload_id = before
+            query = query.where(
+                or_(
+                    uploads.c.created_at < created,
+                    and_(uploads.c.created_at == created, uploads.c.id < upload_id),
+                )
+            )
+        query = query.order_by(uploads.c.created_at.desc(), uploads.c.id.desc()).limit(limit)
+        with self._begin() as conn:
+            return [Upload(**row._mapping) for row in conn.execute(query)]
+
+    def expired(self, now: float, limit: int) -> list[Upload]:
+        query = (
+            select(uploads)
+            .where(uploads.c.state == "ready", uploads.c.expires_at <= now)
+            .order_by(uploads.c.expires_at)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            return [Upload(**row._mapping) for row in conn.execute(query)]
+
+    def take_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
+        with self._write() as conn:
+            taken = conn.execute(
+                update(leases)
+                .where(
+                    leases.c.name == name,
+                    or_(leases.c.until < now, leases.c.holder == holder),
+                )
+                .values(holder=holder, until=now + seconds)
+            ).rowcount
+            if taken:
+                return True
+            if conn.execute(select(leases.c.name).where(leases.c.name == name)).first():
+                return False
+            conn.execute(insert(leases).values(name=name, holder=holder, until=now + seconds))
+            return True
+
     def get_settings(self) -> dict[str, Any]:
         with self._begin() as conn:
             rows = conn.execute(select(settings.c.name, settings.c.value)).all()
@@ -209,4 +292,7 @@ def _key(row: Any) -> ApiKey:
         enabled=bool(row["enabled"]),
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        daily_bytes=row["daily_bytes"],
+        rpm=row["rpm"],
+        allow_ips=tuple(row["allow_ips"] or ()),
     )

@@ -1,0 +1,58 @@
+"""Who is calling and may they: key, role, IP allow-list and request rate, in one thread hop."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from imghost.auth import Principal, authenticate, bearer_token
+from imghost.errors import ApiError, database_unavailable, limit_reached
+from imghost.limits import LimitExceeded, LimitsUnavailable
+from imghost.repo.base import RepoUnavailable
+from imghost.services import Services, services_of
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    principal: Principal
+    settings: dict[str, Any]
+
+
+def _client_allowed(principal: Principal, client_ip: str | None) -> bool:
+    if not principal.key.allow_ips:
+        return True
+    if client_ip is None:
+        return False
+    address = ipaddress.ip_address(client_ip)
+    return any(address in ipaddress.ip_network(cidr) for cidr in principal.key.allow_ips)
+
+
+def _authorize(services: Services, token: str, client_ip: str | None, admin: bool) -> Access:
+    try:
+        principal = authenticate(services.repo, token)
+        settings = services.settings.current()
+    except RepoUnavailable as exc:
+        raise database_unavailable(exc) from exc
+    if admin and not principal.is_admin:
+        raise ApiError(403, "admin_required", "This route needs an admin API key.")
+    if not _client_allowed(principal, client_ip):
+        raise ApiError(403, "ip_not_allowed", f"This API key may not be used from {client_ip}.")
+    try:
+        services.limiter.hit(principal.key.id, principal.key.rpm, time.time())
+    except LimitExceeded as exc:
+        raise limit_reached(exc.kind, exc.message, exc.retry_after) from exc
+    except LimitsUnavailable as exc:
+        raise database_unavailable(exc) from exc
+    return Access(principal, settings)
+
+
+async def authorize(request: Request, *, admin: bool = False) -> Access:
+    client_ip = request.client.host if request.client else None
+    return await run_in_threadpool(
+        _authorize, services_of(request), bearer_token(request), client_ip, admin
+    )

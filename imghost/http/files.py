@@ -1,0 +1,266 @@
+"""The AI-app upload API under `/v1`: multipart, base64 and URL ingest, and OpenAI's Files API.
+
+Every route answers the same file object: OpenAI's fields (`id`, `object`, `bytes`,
+`created_at`, `filename`, `purpose`, `status`, `expires_at`) plus ours (`url`, `mime_type`,
+`size`, `width`, `height`, `frames`, `blake3`), so the official `openai` SDK's
+`files.create/retrieve/list/delete` work with `base_url` pointed here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from imghost.errors import ApiError
+from imghost.http.access import Access, authorize
+from imghost.http.jsonbody import json_object
+from imghost.http.upload import expires_at, receive_file, store_spool
+from imghost.ingest.base64data import decode_into, max_base64_chars, payload_of
+from imghost.ingest.fetch import FetchPolicy, fetch_into
+from imghost.ingest.multipart import clean_filename
+from imghost.ingest.pipeline import Order, discard
+from imghost.ingest.spool import Spool
+from imghost.ingest.validate import require_image
+from imghost.repo.base import Upload
+from imghost.services import services_of
+from imghost.store.base import StoreUnavailable
+
+FILE_ID_PREFIX = "file-"
+JSON_OVERHEAD_BYTES = 64 * 1024
+MAX_PURPOSE_CHARS = 64
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+def file_object(upload: Upload, url: str) -> dict[str, Any]:
+    return {
+        "id": FILE_ID_PREFIX + upload.id,
+        "object": "file",
+        "bytes": upload.size,
+        "created_at": int(upload.created_at),
+        "expires_at": None if upload.expires_at is None else int(upload.expires_at),
+        "filename": upload.filename,
+        "purpose": upload.purpose or "vision",
+        "status": "processed",
+        "url": url,
+        "mime_type": upload.content_type,
+        "size": upload.size,
+        "width": upload.width,
+        "height": upload.height,
+        "frames": upload.frames,
+        "blake3": upload.digest,
+    }
+
+
+def _answer(request: Request, access: Access, upload: Upload) -> JSONResponse:
+    url = services_of(request).url_of(upload, access.settings, request)
+    return JSONResponse(file_object(upload, url))
+
+
+def _purpose(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PURPOSE_CHARS:
+        raise ApiError(
+            400,
+            "invalid_purpose",
+            f"purpose must be text of at most {MAX_PURPOSE_CHARS} characters.",
+        )
+    return value
+
+
+async def _from_form(request: Request, expires_field: str) -> JSONResponse:
+    access = await authorize(request)
+    form = await receive_file(request, access)
+    assert form.spool is not None
+    try:
+        requested = form.fields.get(expires_field)
+        if expires_field != "expires_in" and form.fields.get("expires_after[anchor]") not in (
+            None,
+            "created_at",
+        ):
+            raise ApiError(
+                400, "invalid_expires_after", "expires_after[anchor] must be created_at."
+            )
+        order = Order(
+            access.principal,
+            access.settings,
+            purpose=_purpose(form.fields.get("purpose")),
+            expires_at=expires_at(access.settings, "expiry.files_ttl", requested, time.time()),
+        )
+    except ApiError:
+        form.spool.discard()
+        raise
+    upload = await store_spool(request, access, form.spool, form.filename, order)
+    return _answer(request, access, upload)
+
+
+async def upload_multipart(request: Request) -> JSONResponse:
+    """`POST /v1/files/uploads`: multipart `file`, optional `purpose` and `expires_in`."""
+    return await _from_form(request, "expires_in")
+
+
+async def create_file(request: Request) -> JSONResponse:
+    """`POST /v1/files`: OpenAI's shape (`file`, `purpose`, `expires_after[seconds]`)."""
+    return await _from_form(request, "expires_after[seconds]")
+
+
+def _json_order(access: Access, body: dict[str, Any]) -> Order:
+    return Order(
+        access.principal,
+        access.settings,
+        purpose=_purpose(body.get("purpose")),
+        expires_at=expires_at(
+            access.settings, "expiry.files_ttl", body.get("expires_in"), time.time()
+        ),
+    )
+
+
+def _new_spool(request: Request, access: Access) -> Spool:
+    limit = access.settings["limits.max_upload_bytes"]
+    return Spool(services_of(request).spool_dir, limit, require_image)
+
+
+async def upload_base64(request: Request) -> JSONResponse:
+    """`POST /v1/files/uploads/base64`: JSON `data` (a data URL or bare base64)."""
+    access = await authorize(request)
+    limit = access.settings["limits.max_upload_bytes"]
+    body = await json_object(request, max_base64_chars(limit) + JSON_OVERHEAD_BYTES)
+    order = _json_order(access, body)
+    text = payload_of(body.get("data"))
+    filename = clean_filename(str(body.get("filename") or ""))
+    spool = _new_spool(request, access)
+    try:
+        decode_into(text, spool)
+    except BaseException:
+        spool.discard()
+        raise
+    upload = await store_spool(request, access, spool, filename, order)
+    return _answer(request, access, upload)
+
+
+def fetch_policy(settings: dict[str, Any]) -> FetchPolicy:
+    return FetchPolicy(
+        allow_private=settings["fetch.allow_private"],
+        ports=tuple(settings["fetch.ports"]),
+        allow_hosts=tuple(settings["fetch.allow_hosts"]),
+        deny_hosts=tuple(settings["fetch.deny_hosts"]),
+        max_redirects=settings["fetch.max_redirects"],
+        timeout_seconds=settings["fetch.timeout_seconds"],
+    )
+
+
+async def upload_url(request: Request) -> JSONResponse:
+    """`POST /v1/files/uploads/url`: JSON `url`, fetched (safely) and re-hosted."""
+    access = await authorize(request)
+    body = await json_object(request, JSON_OVERHEAD_BYTES)
+    order = _json_order(access, body)
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise ApiError(400, "missing_url", "Send the image's address in the JSON field 'url'.")
+    spool = _new_spool(request, access)
+    try:
+        fetched = await run_in_threadpool(fetch_into, url, fetch_policy(access.settings), spool)
+    except BaseException:
+        spool.discard()
+        raise
+    filename = clean_filename(fetched.filename)
+    upload = await store_spool(request, access, spool, filename, order)
+    return _answer(request, access, upload)
+
+
+def _not_found() -> ApiError:
+    return ApiError(
+        404, "file_not_found", "No such file: it never existed, expired or was deleted."
+    )
+
+
+def _owned(access: Access, upload: Upload | None) -> Upload:
+    mine = upload is not None and (
+        access.principal.is_admin or upload.key_id == access.principal.key.id
+    )
+    live = upload is not None and (upload.expires_at is None or upload.expires_at > time.time())
+    if upload is None or not mine or not live:
+        raise _not_found()
+    return upload
+
+
+async def _find(request: Request, access: Access) -> Upload:
+    file_id = request.path_params["file_id"]
+    if not file_id.startswith(FILE_ID_PREFIX):
+        raise _not_found()
+    repo = services_of(request).repo
+    found = await run_in_threadpool(repo.get_upload, file_id.removeprefix(FILE_ID_PREFIX))
+    return _owned(access, found)
+
+
+async def get_file(request: Request) -> JSONResponse:
+    access = await authorize(request)
+    return _answer(request, access, await _find(request, access))
+
+
+async def delete_file(request: Request) -> JSONResponse:
+    """Bytes, then the record: the URL answers 404 at once."""
+    access = await authorize(request)
+    upload = await _find(request, access)
+    services = services_of(request)
+    try:
+        store = services.stores.get(upload.store, access.settings)
+        await run_in_threadpool(discard, upload, store, services.repo)
+    except StoreUnavailable as exc:
+        raise ApiError(
+            503, "storage_unavailable", f"The image store failed; nothing was deleted: {exc}"
+        ) from exc
+    return JSONResponse({"id": FILE_ID_PREFIX + upload.id, "object": "file", "deleted": True})
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    return int(raw)
+
+
+async def list_files(request: Request) -> JSONResponse:
+    """Newest first; `after` is the last id of the previous page. Admins see every key's
+    files unless they pass `key_id`."""
+    access = await authorize(request)
+    params = request.query_params
+    limit = _page_size(params.get("limit"))
+    if params.get("order", "desc") != "desc":
+        raise ApiError(400, "invalid_order", "Only order=desc (newest first) is supported.")
+    key_id: str | None = access.principal.key.id
+    if access.principal.is_admin:
+        key_id = params.get("key_id")
+    before = None
+    if after := params.get("after"):
+        cursor = await _find_cursor(request, access, after)
+        before = (cursor.created_at, cursor.id)
+    services = services_of(request)
+    rows = await run_in_threadpool(
+        services.repo.list_uploads, key_id, before, limit + 1, time.time()
+    )
+    page = rows[:limit]
+    data = [file_object(u, services.url_of(u, access.settings, request)) for u in page]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": len(rows) > limit,
+        }
+    )
+
+
+async def _find_cursor(request: Request, access: Access, after: str) -> Upload:
+    repo = services_of(request).repo
+    found = await run_in_threadpool(repo.get_upload, after.removeprefix(FILE_ID_PREFIX))
+    if found is None or not (access.principal.is_admin or found.key_id == access.principal.key.id):
+        raise ApiError(400, "invalid_after", "after must be the id of a file from the last page.")
+    return found

@@ -1,0 +1,68 @@
+"""Deleting what has expired: bytes first, then records, by one process at a time.
+
+Every app process runs the loop, but each round starts only in the process holding the
+`sweeper` lease in the database, so among all instances one sweeps at a time. A process that
+dies mid-round leaves every upload either whole or already gone from the store with its record
+still there (deletion is bytes-then-record and idempotent); the next holder finishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from imghost.ingest.pipeline import discard
+from imghost.repo.base import Repo, RepoUnavailable, Upload
+from imghost.store.base import StoreUnavailable
+from imghost.store.registry import Stores
+
+LEASE_NAME = "sweeper"
+INTERVAL_SECONDS = 30.0
+LEASE_SECONDS = 120.0
+BATCH = 100
+# A pending upload older than this was abandoned by a crashed process: no request lasts so long.
+STALE_PENDING_SECONDS = 3600.0
+
+log = logging.getLogger("imghost.sweeper")
+
+
+def sweep_once(repo: Repo, stores: Stores, settings: dict[str, Any], now: float) -> int:
+    """Delete every expired upload and abandoned pending one; returns how many went."""
+    removed = _remove(repo.stale_pending(now - STALE_PENDING_SECONDS), repo, stores, settings)
+    while batch := repo.expired(now, BATCH):
+        gone = _remove(batch, repo, stores, settings)
+        removed += gone
+        if len(batch) < BATCH or gone == 0:
+            break
+    return removed
+
+
+def _remove(batch: list[Upload], repo: Repo, stores: Stores, settings: dict[str, Any]) -> int:
+    gone = 0
+    for upload in batch:
+        try:
+            discard(upload, stores.get(upload.store, settings), repo)
+            gone += 1
+        except StoreUnavailable as exc:
+            log.warning("could not delete %s yet: %s", upload.id, exc)
+    return gone
+
+
+async def run_forever(repo: Repo, stores: Stores, current_settings: Any) -> None:
+    """The background loop of one app process."""
+    holder = secrets.token_hex(8)
+    while True:
+        await asyncio.sleep(INTERVAL_SECONDS)
+        try:
+            if await run_in_threadpool(
+                repo.take_lease, LEASE_NAME, holder, time.time(), LEASE_SECONDS
+            ):
+                settings = await run_in_threadpool(current_settings)
+                await run_in_threadpool(sweep_once, repo, stores, settings, time.time())
+        except (RepoUnavailable, StoreUnavailable) as exc:
+            log.warning("sweep skipped: %s", exc)
