@@ -116,13 +116,17 @@ class SqlLimiter:
     ) -> bool:
         row = {"key_id": key_id, "charge_id": charge_id, "kind": kind, "amount": amount, "at": now}
         statement = self._insert(usage).values(**row).on_conflict_do_nothing()
-        return conn.execute(statement).rowcount > 0
+        # SQLAlchemy reports an INSERT's rowcount only when asked; 0 means the id was there.
+        result = conn.execute(statement.execution_options(preserve_rowcount=True))
+        return result.rowcount > 0
 
     @staticmethod
     def _forget_before(conn: Connection, key_id: str, kind: str, cutoff: float) -> None:
         """Drop the key's rows that left the window, so the table stays about a day long."""
         conn.execute(
-            delete(usage).where(usage.c.key_id == key_id, usage.c.kind == kind, usage.c.at <= cutoff)
+            delete(usage).where(
+                usage.c.key_id == key_id, usage.c.kind == kind, usage.c.at <= cutoff
+            )
         )
 
     @staticmethod

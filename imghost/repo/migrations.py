@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
-from imghost.repo.schema import api_keys, leases, schema_version, settings, uploads
+from imghost.repo.schema import api_keys, leases, schema_version, settings, uploads, usage
 
 # An arbitrary constant naming imghost's migration lock among the database's advisory locks.
 _PG_LOCK_ID = 0x696D67686F7374
@@ -60,12 +60,18 @@ def _v5_key_limits(conn: Connection) -> None:
     _add_column(conn, "api_keys", "allow_ips JSON")
 
 
+def _v6_usage(conn: Connection) -> None:
+    """The counters of `imghost.limits.sql` (quotas and rate limits without Redis)."""
+    usage.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,
     _v2_upload_location,
     _v3_purpose_dedup_expiry,
     _v4_leases,
     _v5_key_limits,
+    _v6_usage,
 )
 
 

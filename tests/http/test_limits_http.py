@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 
 from tests.conftest import Server, auth, png_bytes
 
@@ -29,8 +31,14 @@ def counted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 
 def distinct_images(count: int) -> list[bytes]:
-    """Same size, different bytes: identical uploads would be deduplicated, not charged."""
-    return [png_bytes(40, 40, (n, 255 - n, 7)) for n in range(count)]
+    """Same size, different bytes: identical uploads would be deduplicated, not charged.
+    Uncompressed PNGs are as long as their pixels, whatever the colour."""
+    images = []
+    for n in range(count):
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 40), (n, 255 - n, 7)).save(buffer, format="PNG", compress_level=0)
+        images.append(buffer.getvalue())
+    return images
 
 
 def limited_key(server: Server, **limits: object) -> str:
