@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import secrets
 import signal
@@ -163,6 +164,15 @@ def png_bytes(
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+_colours = itertools.count(1)
+
+
+def unique_png(width: int = 64, height: int = 48) -> bytes:
+    """A PNG no other call returns: repeated identical uploads are deduplicated."""
+    n = next(_colours)
+    return png_bytes(width, height, (n % 256, (n // 256) % 256, 99))
 
 
 def jpeg_bytes(width: int = 64, height: int = 48, quality: int = 90) -> bytes:

@@ -177,9 +177,11 @@ class _Guard:
         """Refuse unless EVERY address may be fetched: the socket may use any of them."""
         for address in addresses:
             reason = self._refusal(target.host, address.ip)
-            if reason is not None:
-                where = "" if str(address.ip) == target.host else f"{target.host} resolves to "
-                raise _Refused(f"{where}{address.ip}, which is {reason}")
+            if reason is None:
+                continue
+            if _literal(target.host) == address.ip:
+                raise _Refused(f"{address.ip} is {reason}")
+            raise _Refused(f"{target.host} resolves to {address.ip}, which is {reason}")
 
     def _refusal(self, host: str, ip: IPAddress) -> str | None:
         if self.deny.match_address(ip):
@@ -205,6 +207,13 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     if any(ip in network for network in _IPV4_IN_LOW_BITS):
         return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
     return None
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def _plain_name(host: str) -> str:
@@ -534,6 +543,8 @@ def _failure(
 def _why(exc: OSError | http.client.HTTPException, target: _Target) -> str:
     if isinstance(exc, socket.gaierror):
         return f"the host name {target.host} could not be resolved ({exc.strerror})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the TLS certificate of {target.host} is not valid ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
         return f"the secure (TLS) connection to {target.host} failed ({exc.reason or exc})"
     if isinstance(exc, ConnectionRefusedError):

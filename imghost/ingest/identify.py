@@ -37,8 +37,8 @@ _TEXT_MARKERS: tuple[tuple[bytes, str], ...] = (
 )
 
 
-def describe(head: bytes) -> str:
-    """A short phrase for what `head` (a file's first bytes) looks like."""
+def describe(head: bytes) -> str | None:
+    """A short phrase for what `head` (a file's first bytes) looks like, if we know."""
     for signature, offset, name in _SIGNATURES:
         if head[offset : offset + len(signature)] == signature:
             return name
@@ -46,4 +46,4 @@ def describe(head: bytes) -> str:
     for marker, name in _TEXT_MARKERS:
         if text.startswith(marker):
             return name
-    return "not an image we recognise"
+    return None

@@ -36,11 +36,9 @@ class Limits:
 def unsupported(head: bytes) -> ApiError:
     if not head:
         return ApiError(400, "empty_file", "The file is empty. Choose an image file and try again.")
-    return ApiError(
-        415,
-        "unsupported_type",
-        f"Only {ALLOWED} images are accepted; this file looks like {describe(head)}.",
-    )
+    looks_like = describe(head)
+    what = f"this file looks like {looks_like}" if looks_like else "this file is not one of them"
+    return ApiError(415, "unsupported_type", f"Only {ALLOWED} images are accepted; {what}.")
 
 
 def require_image(head: bytes) -> str:

@@ -97,6 +97,7 @@ def test_base64_errors(server: Server, user_key: str, data: str, status: int, co
 
 
 def test_base64_longer_than_the_limit_is_refused_before_decoding(own_server: Server) -> None:
+    own_server.workers = 1
     server = own_server.start()
     key, _ = server.new_key()
     assert put(server, {"limits.max_upload_bytes": 3000}).status_code == 200
@@ -134,9 +135,11 @@ def test_url_ingest_refuses_loopback_by_default(server: Server, user_key: str) -
 
 
 def test_url_ingest_with_the_intranet_setting(own_server: Server) -> None:
+    own_server.workers = 1
     server = own_server.start()
     key, _ = server.new_key()
-    with image_server(jpeg_bytes(50, 40)) as origin:
+    photo = jpeg_bytes(50, 40)
+    with image_server(photo) as origin:
         port = int(origin.rsplit(":", 1)[1])
         changes = {"fetch.allow_private": True, "fetch.ports": [port]}
         assert put(server, changes).status_code == 200
@@ -145,7 +148,7 @@ def test_url_ingest_with_the_intranet_setting(own_server: Server) -> None:
         body = response.json()
         assert body["mime_type"] == "image/jpeg"
         assert body["filename"] == "photo.jpg"
-        assert requests.get(body["url"]).content == jpeg_bytes(50, 40)
+        assert requests.get(body["url"]).content == photo
     with image_server(b"<html></html>") as origin:
         port = int(origin.rsplit(":", 1)[1])
         assert put(server, {"fetch.ports": [port]}).status_code == 200

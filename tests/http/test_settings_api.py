@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from imghost.settings import RUNTIME_SETTINGS
-from tests.conftest import Server, auth, png_bytes
+from tests.conftest import Server, auth, unique_png
 
 
 def settings_url(server: Server) -> str:
@@ -27,7 +27,7 @@ def current(server: Server) -> dict[str, dict[str, object]]:
 
 
 def upload(server: Server, key: str, data: bytes | None = None) -> requests.Response:
-    files = {"file": ("a.png", data or png_bytes())}
+    files = {"file": ("a.png", data or unique_png())}
     return requests.post(server.url + "/api/upload", headers=auth(key), files=files, timeout=30)
 
 
@@ -129,10 +129,10 @@ def test_a_change_reaches_another_instance_on_the_same_database(own_server: Serv
     second = Server(first.data_dir, workers=1, admin_key=first.admin_key).start()
     try:
         key, _ = first.new_key()
-        assert upload(second, key, png_bytes(50, 50)).status_code == 200
+        assert upload(second, key, unique_png(50, 50)).status_code == 200
         assert put(first, {"limits.max_side": 40}).status_code == 200
-        assert eventually(lambda: upload(second, key, png_bytes(50, 50)).status_code == 422)
-        assert upload(second, key, png_bytes(30, 30)).status_code == 200
+        assert eventually(lambda: upload(second, key, unique_png(50, 50)).status_code == 422)
+        assert upload(second, key, unique_png(30, 30)).status_code == 200
     finally:
         second.stop()
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import Server, auth, jpeg_bytes, png_bytes
+from tests.conftest import Server, auth, jpeg_bytes, png_bytes, unique_png
 
 URL_SHAPE = re.compile(r"http://127\.0\.0\.1:\d+/uploads/\d{4}/\d{2}/[A-Za-z0-9_-]{22}\.(png|jpg)")
 
@@ -78,7 +78,7 @@ def test_type_comes_from_bytes_not_name_or_content_type(server: Server, user_key
 def test_each_upload_gets_its_own_unguessable_url(server: Server, user_key: str) -> None:
     urls = {
         requests.post(
-            server.url + "/api/upload", headers=auth(user_key), files={"file": png_bytes()}
+            server.url + "/api/upload", headers=auth(user_key), files={"file": unique_png()}
         ).json()["data"]
         for _ in range(3)
     }

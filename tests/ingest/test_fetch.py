@@ -399,6 +399,20 @@ def test_follows_every_redirect_status(site: Site, spool: Spool, status: int) ->
     assert fetched.filename == "image.png"
 
 
+def test_ignores_proxies_from_the_environment(
+    site: Site, spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = f"http://127.0.0.2:{site.port}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+
+    fetch_into(site.url("/image.png"), local(site), spool)
+
+    assert site.accepted()["127.0.0.2"] == 0
+
+
 def test_an_allowed_cidr_lets_a_private_address_through(site: Site, spool: Spool) -> None:
     policy = FetchPolicy(allow_hosts=("127.0.0.0/8",), ports=(site.port,))
 
@@ -735,7 +749,7 @@ def test_the_whole_redirect_chain_shares_one_deadline(site: Site, spool: Spool) 
 
     assert error.code == "url_timeout"
     assert "redirected to" in error.message
-    assert 1.2 <= time.monotonic() - started < 1.7
+    assert 1.2 <= time.monotonic() - started < 1.9  # not 0.8 + 1.2
 
 
 def test_connect_timeout(spool: Spool) -> None:

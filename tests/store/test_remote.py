@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from imghost.store.remote import RemoteSettings, RemoteStore, UpstreamRejected, find_url
-from tests.conftest import Server, auth, png_bytes
+from tests.conftest import Server, auth, png_bytes, unique_png
 from tests.fakehost import SHAPES, FakeHost, running
 from tests.http.test_settings_api import eventually, put
 
@@ -77,18 +77,21 @@ def test_uploads_through_a_remote_host_end_to_end(own_server: Server) -> None:
         }
         assert put(server, changes).status_code == 200
 
-        def remote_url() -> str:
+        def remote_url(data: bytes) -> str:
             response = requests.post(
-                server.url + "/api/upload", headers=auth(key), files={"file": png_bytes()}
+                server.url + "/api/upload", headers=auth(key), files={"file": data}
             )
             assert response.status_code == 200
             return response.json()["data"]
 
         # Every worker switches within the settings refresh interval.
-        assert eventually(lambda: all(remote_url().startswith(host.url) for _ in range(6)))
-        url = remote_url()
+        assert eventually(
+            lambda: all(remote_url(unique_png()).startswith(host.url) for _ in range(6))
+        )
+        data = unique_png()
+        url = remote_url(data)
         assert url.startswith(host.url + "/file/")
-        assert requests.get(url).content == png_bytes()
+        assert requests.get(url).content == data
         probes = len(host.uploads)
 
         refused = requests.post(
@@ -99,7 +102,7 @@ def test_uploads_through_a_remote_host_end_to_end(own_server: Server) -> None:
 
         host.fail_with = (500, {"error": "quota exceeded"})
         failed = requests.post(
-            server.url + "/api/upload", headers=auth(key), files={"file": png_bytes()}
+            server.url + "/api/upload", headers=auth(key), files={"file": unique_png()}
         )
     assert failed.status_code == 502
     assert failed.json()["code"] == "storage_rejected"
@@ -122,7 +125,7 @@ def test_another_imghost_as_the_remote(own_server: Server, server: Server, user_
 
     def url() -> str:
         response = requests.post(
-            front.url + "/api/upload", headers=auth(key), files={"file": png_bytes()}
+            front.url + "/api/upload", headers=auth(key), files={"file": unique_png()}
         )
         assert response.status_code == 200
         return response.json()["data"]
