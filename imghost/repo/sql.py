@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from imghost.repo import migrations
@@ -247,21 +247,24 @@ class SqlRepo:
             return [Upload(**row._mapping) for row in conn.execute(query)]
 
     def take_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
-        with self._write() as conn:
-            taken = conn.execute(
-                update(leases)
-                .where(
-                    leases.c.name == name,
-                    or_(leases.c.until < now, leases.c.holder == holder),
-                )
-                .values(holder=holder, until=now + seconds)
-            ).rowcount
-            if taken:
+        try:
+            with self._write() as conn:
+                taken = conn.execute(
+                    update(leases)
+                    .where(
+                        leases.c.name == name,
+                        or_(leases.c.until < now, leases.c.holder == holder),
+                    )
+                    .values(holder=holder, until=now + seconds)
+                ).rowcount
+                if taken:
+                    return True
+                if conn.execute(select(leases.c.name).where(leases.c.name == name)).first():
+                    return False
+                conn.execute(insert(leases).values(name=name, holder=holder, until=now + seconds))
                 return True
-            if conn.execute(select(leases.c.name).where(leases.c.name == name)).first():
-                return False
-            conn.execute(insert(leases).values(name=name, holder=holder, until=now + seconds))
-            return True
+        except IntegrityError:
+            return False  # another process created the lease between our look and our insert
 
     def get_settings(self) -> dict[str, Any]:
         with self._begin() as conn:

@@ -149,3 +149,54 @@ def test_unreachable_database_is_reported_as_unavailable(tmp_path: Path) -> None
     with pytest.raises(RepoUnavailable):
         repo.ping()
     repo.close()
+
+
+def test_a_lease_has_one_holder_until_it_lapses(repo: SqlRepo) -> None:
+    assert repo.take_lease("sweeper", "a", now=1000.0, seconds=60)
+    assert not repo.take_lease("sweeper", "b", now=1010.0, seconds=60)
+    assert repo.take_lease("sweeper", "a", now=1020.0, seconds=60)
+    assert not repo.take_lease("sweeper", "b", now=1079.0, seconds=60)
+    assert repo.take_lease("sweeper", "b", now=1081.0, seconds=60)
+    assert not repo.take_lease("sweeper", "a", now=1082.0, seconds=60)
+
+
+def test_a_lease_is_taken_once_by_racing_holders(database_url: str) -> None:
+    SqlRepo.connect(database_url, migrate=True).close()
+    winners: list[str] = []
+
+    def take(holder: str) -> None:
+        contender = SqlRepo.connect(database_url)
+        try:
+            if contender.take_lease("race", holder, now=5000.0, seconds=60):
+                winners.append(holder)
+        finally:
+            contender.close()
+
+    threads = [threading.Thread(target=take, args=(f"h{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+def test_listing_is_newest_first_and_skips_expired(repo: SqlRepo) -> None:
+    made = [make_upload(key_id="k", created_at=100.0 + n) for n in range(4)]
+    expired = dataclasses.replace(make_upload(key_id="k", created_at=200.0), expires_at=150.0)
+    for upload in [*made, expired]:
+        repo.begin_upload(upload)
+        repo.commit_upload(upload.id, None)
+    page = repo.list_uploads("k", None, 3, now=160.0)
+    assert [u.id for u in page] == [u.id for u in made[::-1][:3]]
+    rest = repo.list_uploads("k", (page[-1].created_at, page[-1].id), 3, now=160.0)
+    assert [u.id for u in rest] == [made[0].id]
+    assert [u.id for u in repo.expired(now=160.0, limit=10)] == [expired.id]
+
+
+def test_live_duplicate_is_per_key_and_unexpired(repo: SqlRepo) -> None:
+    upload = dataclasses.replace(make_upload(key_id="k"), source_digest="d" * 64)
+    repo.begin_upload(upload)
+    assert repo.live_duplicate("k", "d" * 64, now=time.time()) is None
+    repo.commit_upload(upload.id, None)
+    assert repo.live_duplicate("k", "d" * 64, now=time.time()) is not None
+    assert repo.live_duplicate("other", "d" * 64, now=time.time()) is None
