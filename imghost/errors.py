@@ -56,13 +56,16 @@ def error_response(request: Request, error: ApiError) -> Response:
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
-def database_unavailable(exc: Exception) -> ApiError:
-    return ApiError(
-        503,
-        "database_unavailable",
-        f"The database is unavailable, so nothing was saved: {exc}. Try again shortly.",
-        {"Retry-After": "5"},
-    )
+def _unavailable(code: str, situation: str, exc: Exception) -> ApiError:
+    return ApiError(503, code, f"{situation}: {exc}. Try again shortly.", {"Retry-After": "5"})
+
+
+def database_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
+    return _unavailable("database_unavailable", f"The database is unavailable, so {outcome}", exc)
+
+
+def storage_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
+    return _unavailable("storage_unavailable", f"The image store failed, so {outcome}", exc)
 
 
 def limit_reached(kind: str, message: str, retry_after: int) -> ApiError:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import ApiError
+from imghost.errors import ApiError, storage_unavailable
 from imghost.http.access import Access, authorize
 from imghost.http.jsonbody import json_object
 from imghost.http.upload import expires_at, receive_file, store_spool
@@ -212,9 +212,7 @@ async def delete_file(request: Request) -> JSONResponse:
         store = services.stores.get(upload.store, access.settings)
         await run_in_threadpool(discard, upload, store, services.repo)
     except StoreUnavailable as exc:
-        raise ApiError(
-            503, "storage_unavailable", f"The image store failed; nothing was deleted: {exc}"
-        ) from exc
+        raise storage_unavailable(exc, "nothing was deleted") from exc
     return JSONResponse({"id": FILE_ID_PREFIX + upload.id, "object": "file", "deleted": True})
 
 

@@ -9,7 +9,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from imghost.errors import ApiError
+from imghost.errors import ApiError, storage_unavailable
 from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 
@@ -60,9 +60,7 @@ async def proxied(
     except ObjectMissing as exc:
         raise ApiError(404, "not_found", "The image's bytes are missing from the store.") from exc
     except StoreUnavailable as exc:
-        raise ApiError(
-            503, "storage_unavailable", f"The image store failed: {exc}", {"Retry-After": "5"}
-        ) from exc
+        raise storage_unavailable(exc, "the image cannot be read now") from exc
 
     async def body() -> AsyncIterator[bytes]:
         yield first

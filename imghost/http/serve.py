@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from imghost.errors import ApiError
+from imghost.errors import ApiError, database_unavailable, storage_unavailable
 from imghost.http.ranges import proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
@@ -62,7 +62,7 @@ async def find_upload(request: Request) -> Upload:
     try:
         upload = await run_in_threadpool(services_of(request).repo.get_upload, match[1])
     except RepoUnavailable as exc:
-        raise ApiError(503, "database_unavailable", "The image index is unavailable.") from exc
+        raise database_unavailable(exc, "the image cannot be read now") from exc
     expected_key = f"uploads/{date_part}/{params['name']}"
     if upload is None or upload.storage_key != expected_key:
         raise not_found()
@@ -82,7 +82,7 @@ async def serve_image(request: Request) -> Response:
         store = services.stores.get(upload.store, settings)
         redirect = await run_in_threadpool(store.redirect_url, upload.where)
     except (StoreUnavailable, RepoUnavailable) as exc:
-        raise ApiError(503, "storage_unavailable", f"The image store failed: {exc}") from exc
+        raise storage_unavailable(exc, "the image cannot be read now") from exc
     if redirect is not None:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)

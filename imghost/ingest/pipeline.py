@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from imghost.auth import Principal
-from imghost.errors import ApiError, database_unavailable, limit_reached
+from imghost.errors import ApiError, database_unavailable, limit_reached, storage_unavailable
 from imghost.ingest.prepare import PreparedImage, prepare
 from imghost.ingest.validate import Limits
 from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
@@ -177,17 +177,12 @@ def storage_failed(exc: StoreUnavailable) -> ApiError:
             "storage_rejected",
             f"The image host behind this server refused the upload, so nothing was saved: {exc}",
         )
-    return ApiError(
-        503,
-        "storage_unavailable",
-        f"The image store failed, so nothing was saved: {exc}. Try again shortly.",
-        {"Retry-After": "5"},
-    )
+    return storage_unavailable(exc)
 
 
 def discard(upload: Upload, store: Store, repo: Repo) -> None:
     """Remove an upload's bytes, then its record: never a record left without bytes."""
-    store.delete(upload.storage_key)
+    store.delete(upload.where)
     repo.discard_upload(upload.id)
 
 
