@@ -13,12 +13,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from imghost import sweeper
 from imghost.config import Config, load_config
 from imghost.errors import ApiError, error_response
-from imghost.http import files
+from imghost.http import files, keys, web
 from imghost.http.admin import get_settings, put_settings
 from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.serve import serve_image
@@ -48,6 +48,14 @@ ROUTES = [
     Route("/v1/files", files.list_files, methods=["GET"]),
     Route("/v1/files/{file_id}", files.get_file, methods=["GET"]),
     Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]),
+    Route("/api/keys", keys.list_keys, methods=["GET"]),
+    Route("/api/keys", keys.create_key, methods=["POST"]),
+    Route("/api/keys/{key_id}", keys.update_key, methods=["PATCH"]),
+    Route("/api/keys/{key_id}", keys.delete_key, methods=["DELETE"]),
+    Route("/api/stats", keys.stats, methods=["GET"]),
+    Route("/", web.upload_page, methods=["GET"]),
+    Route("/admin", web.admin_page, methods=["GET"]),
+    Mount("/static", app=web.static_files, name="static"),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import sys
 import time
@@ -11,7 +10,7 @@ from typing import Any
 import click
 
 from imghost.config import Config, ConfigError, load_config
-from imghost.keys import display_prefix, generate_key, hash_key
+from imghost.keys import issue_key, normalise_cidrs
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.repo.sql import SqlRepo
 from imghost.settings import (
@@ -76,7 +75,7 @@ def keys() -> None:
 
 def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
     try:
-        return tuple(str(ipaddress.ip_network(value, strict=False)) for value in values)
+        return normalise_cidrs(values)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-ip") from exc
 
@@ -117,18 +116,14 @@ def keys_create(
     User keys get the `quota.*` settings as their limits unless given; admin keys get none.
     """
     repo = _repo(_config(**flags))
-    defaults = with_defaults(repo.get_settings())
-    key = generate_key()
-    record = repo.create_key(
+    key, record = issue_key(
+        repo,
+        with_defaults(repo.get_settings()),
         name=name,
         role="admin" if admin else "user",
-        key_hash=hash_key(key),
-        prefix=display_prefix(key),
         expires_at=time.time() + expires_in * 86400 if expires_in else None,
-        daily_bytes=_bytes(quota_mb)
-        if quota_mb is not None
-        else (0 if admin else defaults["quota.daily_bytes"]),
-        rpm=rpm if rpm is not None else (0 if admin else defaults["quota.rpm"]),
+        daily_bytes=None if quota_mb is None else _bytes(quota_mb),
+        rpm=rpm,
         allow_ips=_cidrs(allow_ip),
     )
     click.echo(f"created {record.role} key {record.id} ({record.name}); it is shown only now:")

@@ -239,9 +239,10 @@ async def list_files(request: Request) -> JSONResponse:
     if after := params.get("after"):
         cursor = await _find_cursor(request, access, after)
         before = (cursor.created_at, cursor.id)
+    created = (_epoch(params, "created_after"), _epoch(params, "created_before"))
     services = services_of(request)
     rows = await run_in_threadpool(
-        services.repo.list_uploads, key_id, before, limit + 1, time.time()
+        services.repo.list_uploads, key_id, before, limit + 1, time.time(), created
     )
     page = rows[:limit]
     data = [file_object(u, services.url_of(u, access.settings, request)) for u in page]
@@ -254,6 +255,16 @@ async def list_files(request: Request) -> JSONResponse:
             "has_more": len(rows) > limit,
         }
     )
+
+
+def _epoch(params: Any, name: str) -> float | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_date", f"{name} must be a Unix time in seconds.") from None
 
 
 async def _find_cursor(request: Request, access: Access, after: str) -> Upload:

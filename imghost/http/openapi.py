@@ -237,6 +237,52 @@ def _v1_routes() -> dict[str, Any]:
     }
 
 
+def _admin(summary: str, body: bool = False) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+            **_errors(
+                {
+                    "400": "A bad field (`invalid_key_field`, `invalid_json`, `own_key`).",
+                    "401": "Missing or unknown API key.",
+                    "403": "Not an admin key.",
+                    "404": "No such key (`key_not_found`).",
+                    "503": "The database is unavailable.",
+                }
+            ),
+        },
+    }
+    if body:
+        schema = {"type": "object"}
+        operation["requestBody"] = {"content": {"application/json": {"schema": schema}}}
+    return operation
+
+
+def _admin_routes() -> dict[str, Any]:
+    page = {"get": {"summary": "An HTML page", "responses": {"200": {"description": "HTML"}}}}
+    return {
+        "/api/keys": {
+            "get": _admin("List keys (never the secrets)"),
+            "post": _admin(
+                "Create a key: name, role, daily_bytes, rpm, expires_at, allow_ips; the "
+                "answer's `key` is the secret, shown once",
+                body=True,
+            ),
+        },
+        "/api/keys/{key_id}": {
+            "patch": _admin(
+                "Change name, enabled, expires_at, daily_bytes, rpm, allow_ips", body=True
+            ),
+            "delete": _admin("Revoke a key"),
+        },
+        "/api/stats": {"get": _admin("Uploads and bytes per day (30 days), top keys, stores")},
+        "/": page,
+        "/admin": page,
+    }
+
+
 def openapi_document(server_url: str) -> dict[str, Any]:
     upload_answer = {
         "type": "object",
@@ -293,6 +339,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/uploads/{year}/{month}/{name}": _image_route(),
             "/api/settings": _settings_route(),
             **_v1_routes(),
+            **_admin_routes(),
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "Up."}}}
             },

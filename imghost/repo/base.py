@@ -55,6 +55,13 @@ class Upload:
         return self.location or self.storage_key
 
 
+@dataclass(frozen=True, slots=True)
+class UsageStats:
+    days: list[tuple[str, int, int]]  # (YYYY-MM-DD, uploads, bytes), days with uploads only
+    top_keys: list[tuple[str, str, int, int]]  # (key_id, name, uploads, bytes)
+    stores: list[tuple[str, int, int]]  # (store, uploads, bytes) of everything live
+
+
 class RepoUnavailable(Exception):
     """The database cannot be reached or did not answer; nothing was written."""
 
@@ -118,9 +125,19 @@ class Repo(Protocol):
         ...
 
     def list_uploads(
-        self, key_id: str | None, before: tuple[float, str] | None, limit: int, now: float
+        self,
+        key_id: str | None,
+        before: tuple[float, str] | None,
+        limit: int,
+        now: float,
+        created: tuple[float | None, float | None] = (None, None),
     ) -> list[Upload]:
-        """Live uploads, newest first, of one key (or all), strictly before a (created_at, id)."""
+        """Live uploads, newest first, of one key (or all), strictly before a (created_at, id),
+        created within [created[0], created[1]) where given."""
+        ...
+
+    def stats(self, since: float, top: int) -> UsageStats:
+        """Uploads and bytes per UTC day since `since`, the top keys by bytes, and per store."""
         ...
 
     def expired(self, now: float, limit: int) -> list[Upload]:

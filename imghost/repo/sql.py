@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
     and_,
+    cast,
     create_engine,
     delete,
     event,
@@ -28,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from imghost.repo import migrations
-from imghost.repo.base import ApiKey, RepoUnavailable, Role, Upload
+from imghost.repo.base import ApiKey, RepoUnavailable, Role, Upload, UsageStats
 from imghost.repo.schema import api_keys, leases, settings, uploads
 
 
@@ -216,12 +218,21 @@ class SqlRepo:
         return None if row is None else Upload(**row._mapping)
 
     def list_uploads(
-        self, key_id: str | None, before: tuple[float, str] | None, limit: int, now: float
+        self,
+        key_id: str | None,
+        before: tuple[float, str] | None,
+        limit: int,
+        now: float,
+        created: tuple[float | None, float | None] = (None, None),
     ) -> list[Upload]:
         query = select(uploads).where(
             uploads.c.state == "ready",
             or_(uploads.c.expires_at.is_(None), uploads.c.expires_at > now),
         )
+        if created[0] is not None:
+            query = query.where(uploads.c.created_at >= created[0])
+        if created[1] is not None:
+            query = query.where(uploads.c.created_at < created[1])
         if key_id is not None:
             query = query.where(uploads.c.key_id == key_id)
         if before is not None:
@@ -245,6 +256,39 @@ class SqlRepo:
         )
         with self._begin() as conn:
             return [Upload(**row._mapping) for row in conn.execute(query)]
+
+    def stats(self, since: float, top: int) -> UsageStats:
+        ready = uploads.c.state == "ready"
+        # Whole days since the epoch; floor() on PostgreSQL, where a cast would round.
+        day_number = (
+            func.floor(uploads.c.created_at / 86400)
+            if self.engine.dialect.name == "postgresql"
+            else cast(uploads.c.created_at / 86400, Integer)
+        ).label("day")
+        uploaded, total = func.count().label("uploads"), func.sum(uploads.c.size).label("bytes")
+        with self._begin() as conn:
+            days = conn.execute(
+                select(day_number, uploaded, total)
+                .where(ready, uploads.c.created_at >= since)
+                .group_by(day_number)
+                .order_by(day_number)
+            ).all()
+            keys = conn.execute(
+                select(uploads.c.key_id, api_keys.c.name, uploaded, total)
+                .select_from(uploads.outerjoin(api_keys, api_keys.c.id == uploads.c.key_id))
+                .where(ready, uploads.c.created_at >= since)
+                .group_by(uploads.c.key_id, api_keys.c.name)
+                .order_by(total.desc())
+                .limit(top)
+            ).all()
+            stores = conn.execute(
+                select(uploads.c.store, uploaded, total).where(ready).group_by(uploads.c.store)
+            ).all()
+        return UsageStats(
+            days=[(_iso_day(int(d.day)), d.uploads, int(d.bytes)) for d in days],
+            top_keys=[(k.key_id, k.name or "", k.uploads, int(k.bytes)) for k in keys],
+            stores=[(s.store, s.uploads, int(s.bytes)) for s in stores],
+        )
 
     def take_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
         try:
@@ -284,6 +328,10 @@ class SqlRepo:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _iso_day(day_number: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day_number * 86400))
 
 
 def _key(row: Any) -> ApiKey:

@@ -20,7 +20,8 @@ def test_openapi_documents_every_route_and_method(server: Server) -> None:
     document = requests.get(server.url + "/openapi.json").json()
     assert document["openapi"].startswith("3.")
     for route in ROUTES:
-        assert isinstance(route, Route)
+        if not isinstance(route, Route):
+            continue  # the /static mount: files, not an API
         assert route.path in document["paths"], route.path
         documented = set(document["paths"][route.path])
         assert {m.lower() for m in route.methods or ()} - {"head"} <= documented

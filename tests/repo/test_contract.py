@@ -200,3 +200,19 @@ def test_live_duplicate_is_per_key_and_unexpired(repo: SqlRepo) -> None:
     repo.commit_upload(upload.id, None)
     assert repo.live_duplicate("k", "d" * 64, now=time.time()) is not None
     assert repo.live_duplicate("other", "d" * 64, now=time.time()) is None
+
+
+def test_stats_by_day_key_and_store(repo: SqlRepo) -> None:
+    day = 86400.0 * 20000
+    for created in (day + 10, day + 20, day + 86400 + 5):
+        upload = make_upload(key_id="k1", created_at=created)
+        repo.begin_upload(upload)
+        repo.commit_upload(upload.id, None)
+    stats = repo.stats(since=day, top=5)
+    first, second = (
+        time.strftime("%Y-%m-%d", time.gmtime(day)),
+        time.strftime("%Y-%m-%d", time.gmtime(day + 86400)),
+    )
+    assert stats.days == [(first, 2, 246), (second, 1, 123)]
+    assert stats.top_keys == [("k1", "", 3, 369)]
+    assert stats.stores == [("local", 3, 369)]

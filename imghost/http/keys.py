@@ -1,0 +1,153 @@
+"""`/api/keys` and `/api/stats`: the admin console's data, for admin keys only."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from imghost.errors import ApiError, database_unavailable
+from imghost.http.access import authorize
+from imghost.http.jsonbody import json_object
+from imghost.keys import issue_key, normalise_cidrs
+from imghost.repo.base import ApiKey, RepoUnavailable
+from imghost.services import services_of
+
+MAX_BODY_BYTES = 16 * 1024
+STATS_DAYS = 30
+TOP_KEYS = 10
+
+
+def key_object(key: ApiKey) -> dict[str, Any]:
+    return {**dataclasses.asdict(key), "allow_ips": list(key.allow_ips)}
+
+
+def _invalid(field: str, what: str) -> ApiError:
+    return ApiError(400, "invalid_key_field", f"{field} must be {what}.")
+
+
+def _limit(body: dict[str, Any], field: str) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _invalid(field, "a whole number, 0 or more (0: unlimited)")
+    return value
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The key fields present in `body`, checked; unknown fields are refused."""
+    known = {"name", "role", "enabled", "expires_at", "daily_bytes", "rpm", "allow_ips"}
+    if unknown := set(body) - known:
+        raise _invalid(", ".join(sorted(unknown)), f"left out: the fields are {sorted(known)}")
+    fields: dict[str, Any] = {}
+    if "name" in body:
+        if not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 200:
+            raise _invalid("name", "text of 1 to 200 characters")
+        fields["name"] = body["name"].strip()
+    if "role" in body:
+        if body["role"] not in ("user", "admin"):
+            raise _invalid("role", "user or admin")
+        fields["role"] = body["role"]
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            raise _invalid("enabled", "true or false")
+        fields["enabled"] = body["enabled"]
+    if "expires_at" in body:
+        expires = body["expires_at"]
+        if expires is not None and (
+            isinstance(expires, bool) or not isinstance(expires, int | float)
+        ):
+            raise _invalid("expires_at", "a Unix time in seconds, or null for never")
+        fields["expires_at"] = expires
+    for field in ("daily_bytes", "rpm"):
+        if field in body:
+            fields[field] = _limit(body, field)
+    if "allow_ips" in body:
+        ips = body["allow_ips"]
+        if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
+            raise _invalid("allow_ips", "a list of CIDRs such as 203.0.113.0/24")
+        try:
+            fields["allow_ips"] = normalise_cidrs(ips)
+        except ValueError as exc:
+            raise _invalid("allow_ips", f"a list of CIDRs ({exc})") from exc
+    return fields
+
+
+async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await run_in_threadpool(function, *args, **kwargs)
+    except RepoUnavailable as exc:
+        raise database_unavailable(exc) from exc
+
+
+async def list_keys(request: Request) -> JSONResponse:
+    await authorize(request, admin=True)
+    keys = await _run(services_of(request).repo.list_keys)
+    return JSONResponse({"keys": [key_object(key) for key in keys]})
+
+
+async def create_key(request: Request) -> JSONResponse:
+    """The secret is in this answer only; only its hash is kept."""
+    access = await authorize(request, admin=True)
+    fields = _fields(await json_object(request, MAX_BODY_BYTES))
+    if "name" not in fields:
+        raise _invalid("name", "given")
+    fields.pop("enabled", None)
+    secret, record = await _run(
+        issue_key,
+        services_of(request).repo,
+        access.settings,
+        name=fields.pop("name"),
+        role=fields.pop("role", "user"),
+        **fields,
+    )
+    return JSONResponse({"key": secret, **key_object(record)}, status_code=201)
+
+
+async def update_key(request: Request) -> JSONResponse:
+    await authorize(request, admin=True)
+    fields = _fields(await json_object(request, MAX_BODY_BYTES))
+    if "role" in fields:
+        raise _invalid("role", "left as it is: create a new key for another role")
+    repo = services_of(request).repo
+    record = await _run(repo.update_key, request.path_params["key_id"], **fields)
+    if record is None:
+        raise ApiError(404, "key_not_found", "No API key with that id.")
+    return JSONResponse(key_object(record))
+
+
+async def delete_key(request: Request) -> JSONResponse:
+    access = await authorize(request, admin=True)
+    key_id = request.path_params["key_id"]
+    if key_id == access.principal.key.id:
+        raise ApiError(400, "own_key", "An admin cannot revoke the key it is using.")
+    if not await _run(services_of(request).repo.delete_key, key_id):
+        raise ApiError(404, "key_not_found", "No API key with that id.")
+    return JSONResponse({"id": key_id, "deleted": True})
+
+
+async def stats(request: Request) -> JSONResponse:
+    await authorize(request, admin=True)
+    now = time.time()
+    since = (now // 86400 - (STATS_DAYS - 1)) * 86400
+    usage = await _run(services_of(request).repo.stats, since, TOP_KEYS)
+    per_day = {day: (count, size) for day, count, size in usage.days}
+    days = []
+    for offset in range(STATS_DAYS):
+        day = time.strftime("%Y-%m-%d", time.gmtime(since + offset * 86400))
+        count, size = per_day.get(day, (0, 0))
+        days.append({"day": day, "uploads": count, "bytes": size})
+    return JSONResponse(
+        {
+            "days": days,
+            "top_keys": [
+                {"key_id": k, "name": n, "uploads": c, "bytes": b} for k, n, c, b in usage.top_keys
+            ],
+            "stores": [{"store": s, "uploads": c, "bytes": b} for s, c, b in usage.stores],
+        }
+    )

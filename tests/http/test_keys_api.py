@@ -1,0 +1,89 @@
+"""`/api/keys` and `/api/stats` on a real server: the admin console's data."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from tests.conftest import Server, auth, unique_png
+
+
+def api(server: Server, method: str, path: str, key: str, **kwargs: object) -> requests.Response:
+    return requests.request(
+        method, f"{server.url}/api/{path}", headers=auth(key), timeout=30, **kwargs
+    )  # type: ignore[arg-type]
+
+
+def test_keys_need_an_admin(server: Server, user_key: str) -> None:
+    assert api(server, "GET", "keys", user_key).status_code == 403
+    assert api(server, "POST", "keys", user_key, json={"name": "x"}).status_code == 403
+    assert api(server, "GET", "stats", user_key).json()["code"] == "admin_required"
+
+
+def test_create_use_disable_update_revoke(server: Server) -> None:
+    admin = server.admin_key
+    created = api(
+        server, "POST", "keys", admin,
+        json={"name": "console", "daily_bytes": 10**6, "rpm": 50, "allow_ips": ["127.0.0.1"]},
+    )  # fmt: skip
+    assert created.status_code == 201
+    body = created.json()
+    secret, key_id = body["key"], body["id"]
+    assert secret.startswith("sk-")
+    assert (body["role"], body["daily_bytes"], body["rpm"]) == ("user", 10**6, 50)
+    assert body["allow_ips"] == ["127.0.0.1/32"]
+    listed = api(server, "GET", "keys", admin).json()["keys"]
+    assert any(k["id"] == key_id for k in listed)
+    assert all("key" not in k and "key_hash" not in k for k in listed)
+
+    def upload() -> int:
+        return requests.post(
+            server.url + "/api/upload", headers=auth(secret), files={"file": unique_png()}
+        ).status_code
+
+    assert upload() == 200
+    assert api(server, "PATCH", f"keys/{key_id}", admin, json={"enabled": False}).status_code == 200
+    assert upload() == 403
+    changed = api(server, "PATCH", f"keys/{key_id}", admin, json={"enabled": True, "rpm": 0}).json()
+    assert (changed["enabled"], changed["rpm"]) == (True, 0)
+    assert upload() == 200
+    assert api(server, "DELETE", f"keys/{key_id}", admin).json() == {"id": key_id, "deleted": True}
+    assert upload() == 401
+    assert api(server, "DELETE", f"keys/{key_id}", admin).status_code == 404
+
+
+def test_bad_key_fields_are_refused(server: Server) -> None:
+    admin = server.admin_key
+    for body in (
+        {},
+        {"name": ""},
+        {"name": "x", "role": "root"},
+        {"name": "x", "rpm": -1},
+        {"name": "x", "allow_ips": ["nope"]},
+        {"name": "x", "colour": "red"},
+    ):
+        response = api(server, "POST", "keys", admin, json=body)
+        assert response.status_code == 400, body
+        assert response.json()["code"] == "invalid_key_field"
+
+
+def test_stats_count_todays_uploads(own_server: Server) -> None:
+    server = own_server.start()
+    key, key_id = server.new_key()
+    sizes = []
+    for _ in range(3):
+        data = unique_png()
+        sizes.append(len(data))
+        requests.post(server.url + "/api/upload", headers=auth(key), files={"file": data})
+    stats = api(server, "GET", "stats", server.admin_key).json()
+    assert len(stats["days"]) == 30
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert stats["days"][-1] == {"day": today, "uploads": 3, "bytes": sum(sizes)}
+    assert stats["top_keys"][0] == {
+        "key_id": key_id,
+        "name": "test",
+        "uploads": 3,
+        "bytes": sum(sizes),
+    }
+    assert stats["stores"] == [{"store": "local", "uploads": 3, "bytes": sum(sizes)}]
