@@ -26,6 +26,7 @@ from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir
 from imghost.limits import make_limiter
 from imghost.memory import tune_allocator
+from imghost.recent import RecentUploads
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
 from imghost.settings import SettingsCache
@@ -100,6 +101,7 @@ def create_app(config: Config | None = None) -> Starlette:
         limiter=make_limiter(repo.engine, config.redis_url),
         settings=SettingsCache(repo),
         spool_dir=spool_path,
+        recent=RecentUploads(),
     )
 
     @asynccontextmanager

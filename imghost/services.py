@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from imghost.config import Config
 from imghost.limits import Limiter
+from imghost.recent import RecentUploads
 from imghost.repo.base import Repo, Upload
 from imghost.settings import SettingsCache
 from imghost.store.registry import Stores
@@ -24,6 +25,7 @@ class Services:
     limiter: Limiter
     settings: SettingsCache
     spool_dir: Path
+    recent: RecentUploads
 
     def public_url(self, settings: dict[str, Any], request: Request) -> str:
         """Base of returned URLs: the run-time setting, else the start-up one.

@@ -338,6 +338,12 @@ class SettingsCache:
         """Re-read on the next call: this process has just changed the settings."""
         self._loaded_at = float("-inf")
 
+    def fresh(self) -> dict[str, Any] | None:
+        """The settings if they need no re-read now; safe to call on the event loop."""
+        if time.monotonic() - self._loaded_at < self._refresh_seconds:
+            return self._values
+        return None
+
     def current(self) -> dict[str, Any]:
         """Call from a worker thread: a refresh reads the database."""
         if time.monotonic() - self._loaded_at >= self._refresh_seconds:

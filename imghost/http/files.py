@@ -211,6 +211,7 @@ async def delete_file(request: Request) -> JSONResponse:
     try:
         store = services.stores.get(upload.store, access.settings)
         await run_in_threadpool(discard, upload, store, services.repo)
+        services.recent.forget(upload.id)
     except StoreUnavailable as exc:
         raise storage_unavailable(exc, "nothing was deleted") from exc
     return JSONResponse({"id": FILE_ID_PREFIX + upload.id, "object": "file", "deleted": True})

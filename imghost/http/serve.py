@@ -7,10 +7,11 @@ only (nosniff), no active content (CSP sandbox), readable from any origin (CORS)
 
 from __future__ import annotations
 
-import logging
+import os
 import re
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,8 +22,6 @@ from imghost.http.ranges import proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
-
-log = logging.getLogger("imghost")
 
 _NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
 _DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
@@ -59,10 +58,15 @@ async def find_upload(request: Request) -> Upload:
     match = _NAME.fullmatch(params["name"])
     if match is None or not _DATE_PART.fullmatch(date_part):
         raise not_found()
-    try:
-        upload = await run_in_threadpool(services_of(request).repo.get_upload, match[1])
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc, "the image cannot be read now") from exc
+    services = services_of(request)
+    upload = services.recent.get(match[1])
+    if upload is None:
+        try:
+            upload = await run_in_threadpool(services.repo.get_upload, match[1])
+        except RepoUnavailable as exc:
+            raise database_unavailable(exc, "the image cannot be read now") from exc
+        if upload is not None:
+            services.recent.put(upload)
     expected_key = f"uploads/{date_part}/{params['name']}"
     if upload is None or upload.storage_key != expected_key:
         raise not_found()
@@ -78,20 +82,28 @@ async def serve_image(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     services = services_of(request)
     try:
-        settings = await run_in_threadpool(services.settings.current)
+        settings = services.settings.fresh() or await run_in_threadpool(services.settings.current)
         store = services.stores.get(upload.store, settings)
-        redirect = await run_in_threadpool(store.redirect_url, upload.where)
+        # Computed locally by every backend (a presigned URL is a signature, not a request).
+        redirect = store.redirect_url(upload.where)
     except (StoreUnavailable, RepoUnavailable) as exc:
         raise storage_unavailable(exc, "the image cannot be read now") from exc
     if redirect is not None:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)
     if path is not None:
-        if not path.is_file():
-            log.error("upload %s is recorded but %s is missing", upload.id, path)
-            raise not_found()
-        return FileResponse(path, headers=headers, media_type=upload.content_type)
+        return _local_file(upload, path, headers)
     return await proxied(request, store, upload, headers)
+
+
+def _local_file(upload: Upload, path: Path, headers: dict[str, str]) -> Response:
+    try:
+        # Stat here, not in a worker thread inside FileResponse: one syscall, no thread hop.
+        stat = os.stat(path)
+    except FileNotFoundError:
+        # Deleted while its record was still remembered, or lost: gone either way.
+        raise not_found() from None
+    return FileResponse(path, headers=headers, media_type=upload.content_type, stat_result=stat)
 
 
 # A presigned URL expires, and a public base URL can be changed: keep redirects short-lived.
