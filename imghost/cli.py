@@ -318,5 +318,75 @@ def migrate_store(target: str, dry_run: bool, **flags: Any) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--server",
+    envvar="IMGHOST_SERVER",
+    show_envvar=True,
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Base URL of the imghost server.",
+)
+@click.option("--key", envvar="IMGHOST_KEY", show_envvar=True, help="API key (sk-…).")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=1),
+    help="Seconds each upload lives (default: the server's expiry.files_ttl).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per line for every file, failures too.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=4, show_default=True, help="Parallel uploads."
+)
+def upload(
+    paths: tuple[str, ...],
+    server: str,
+    key: str | None,
+    expires_in: int | None,
+    as_json: bool,
+    jobs: int,
+) -> None:
+    """Upload image files and folders; print each new URL, in input order.
+
+    Folders are walked recursively for image files (.jpg .jpeg .png .gif .webp .apng); files
+    named explicitly are always sent, and the server refuses what is not an image. Exits 1 if
+    any upload failed, after a summary on stderr.
+    """
+    from pathlib import Path
+
+    from imghost import uploader
+
+    if not key:
+        raise click.UsageError("no API key: pass --key sk-… or set IMGHOST_KEY.")
+    files = uploader.find_files(Path(path) for path in paths)
+    if not files:
+        click.echo("no image files found", err=True)
+        return
+    failed: list[uploader.Failed] = []
+    show_progress = not as_json and sys.stderr.isatty()
+    with uploader.progress_display(files, show_progress) as progress:
+        for result in uploader.upload_files(
+            files, server=server, key=key, expires_in=expires_in, jobs=jobs, progress=progress
+        ):
+            if isinstance(result, uploader.Failed):
+                failed.append(result)
+            # print(), not click.echo: click writes around rich's capture of a terminal stdout,
+            # so a URL would land on the progress bar's line.
+            if as_json:
+                print(json.dumps(result.as_json()), flush=True)
+            elif isinstance(result, uploader.Uploaded):
+                print(result.url, flush=True)
+    if failed:
+        click.echo(f"{len(failed)} of {len(files)} upload(s) failed:", err=True)
+        for failure in failed:
+            click.echo(f"  {failure.describe()}", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

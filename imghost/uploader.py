@@ -1,0 +1,301 @@
+"""`imghost upload`'s logic: find image files, send them in parallel to `/v1/files/uploads`.
+
+The click command in `imghost.cli` only parses options and prints; everything here is usable
+from Python too:
+
+    files = find_files([Path("photos")])
+    for result in upload_files(files, server="http://127.0.0.1:8000", key="sk-…"):
+        print(result.as_json())
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+UPLOAD_ROUTE = "/v1/files/uploads"
+DEFAULT_JOBS = 4
+# Only a pre-filter for folder walks, so a folder of mixed files does not flood the server
+# with refusals; the server decides what an image is from its bytes.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".apng"})
+# Reads wait for the server's full decode of the image, which takes a while for big ones.
+TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=None)
+MAX_ERROR_TEXT = 200
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file to send, with its size taken once for the progress total."""
+
+    path: Path
+    size: int
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    path: Path
+    id: str
+    url: str
+    size: int
+    mime_type: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "ok": True,
+            "id": self.id,
+            "url": self.url,
+            "size": self.size,
+            "mime_type": self.mime_type,
+        }
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A refusal (the server's status, code and message), or a network or disk error (no status,
+    code `network_error` or `unreadable_file`)."""
+
+    path: Path
+    message: str
+    status: int | None = None
+    code: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "ok": False,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+        }
+
+    def describe(self) -> str:
+        """One line for the failure summary: the path, the message, and what the server said."""
+        said = " ".join(str(part) for part in (self.status, self.code) if part is not None)
+        return f"{self.path}: {self.message}" + (f" ({said})" if said else "")
+
+
+Result = Uploaded | Failed
+
+
+# --- Finding files ---------------------------------------------------------------------------
+
+
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def walk_images(folder: Path) -> Iterator[Path]:
+    """Image files under `folder`, recursively, in a stable (sorted) order."""
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()  # os.walk descends in the order left in `dirs`
+        for name in sorted(names):
+            path = Path(root, name)
+            if is_image_name(path) and path.is_file():
+                yield path
+
+
+def find_files(paths: Iterable[Path]) -> list[LocalFile]:
+    """Files to send, in input order: named files always, folders' image files recursively.
+
+    A file reached twice (named and inside a named folder) is sent once, where first seen.
+    """
+    found: list[LocalFile] = []
+    seen: set[Path] = set()
+    for given in paths:
+        for path in walk_images(given) if given.is_dir() else (given,):
+            identity = path.resolve()
+            if identity not in seen:
+                seen.add(identity)
+                found.append(LocalFile(path, path.stat().st_size))
+    return found
+
+
+# --- Progress --------------------------------------------------------------------------------
+
+
+class ProgressSink(Protocol):
+    """Told of bytes read from disk and of each finished file; called from worker threads."""
+
+    def advance(self, nbytes: int) -> None: ...
+
+    def finished(self, result: Result) -> None: ...
+
+
+class NoProgress:
+    def advance(self, nbytes: int) -> None:
+        pass
+
+    def finished(self, result: Result) -> None:
+        pass
+
+
+class RichProgress:
+    """A rich bar on stderr: bytes done/total, speed, files done/total."""
+
+    def __init__(self, progress: Progress, total_files: int, total_bytes: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._done = 0
+        self._total_files = total_files
+        self._task = progress.add_task("uploading", total=total_bytes, files=self._files_text())
+
+    def _files_text(self) -> str:
+        return f"{self._done}/{self._total_files} files"
+
+    def advance(self, nbytes: int) -> None:
+        self._progress.update(self._task, advance=nbytes)
+
+    def finished(self, result: Result) -> None:
+        # The count and its text change together, or two threads could show a stale count.
+        with self._lock:
+            self._done += 1
+            self._progress.update(self._task, files=self._files_text())
+
+
+@contextmanager
+def progress_display(files: Sequence[LocalFile], enabled: bool) -> Iterator[ProgressSink]:
+    """A live progress bar on stderr while the block runs, or nothing when not `enabled`."""
+    if not enabled:
+        yield NoProgress()
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[files]}"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    # URLs printed meanwhile go above the bar when stdout is the same terminal; when stdout is
+    # a pipe or file, rich must not capture it (it would send the URLs to stderr).
+    with Progress(
+        *columns, console=Console(stderr=True), redirect_stdout=sys.stdout.isatty()
+    ) as progress:
+        yield RichProgress(progress, len(files), sum(file.size for file in files))
+
+
+# --- Uploading -------------------------------------------------------------------------------
+
+
+class _CountingFile(io.FileIO):
+    """A file read straight from disk in httpx's 64 KiB chunks, reporting each chunk's size.
+
+    httpx streams a multipart file field from any binary file object (its length from fstat),
+    so no file is ever held in memory whole.
+    """
+
+    def __init__(self, path: Path, on_read: Callable[[int], None]) -> None:
+        super().__init__(path, "rb")
+        self._on_read = on_read
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if data:
+            self._on_read(len(data))
+        return data or b""
+
+
+def new_client(server: str, key: str, jobs: int) -> httpx.Client:
+    """One client shared by every worker thread: a connection per job, kept alive."""
+    return httpx.Client(
+        base_url=server.rstrip("/"),
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=TIMEOUT,
+        limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs),
+    )
+
+
+def result_of(path: Path, response: httpx.Response) -> Result:
+    """The file object on success; otherwise the `{"error": {...}}` body's message and code."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success and isinstance(body, dict) and "url" in body:
+        return Uploaded(path, body["id"], body["url"], body["size"], body["mime_type"])
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return Failed(path, error["message"], response.status_code, error.get("code"))
+    # Not imghost's answer (a proxy's error page, say): quote the start of it.
+    text = response.text.strip()[:MAX_ERROR_TEXT] or response.reason_phrase
+    return Failed(path, f"unexpected answer: {text}", response.status_code)
+
+
+def send(
+    client: httpx.Client, path: Path, expires_in: int | None, on_read: Callable[[int], None]
+) -> Result:
+    """POST one file; every error becomes a `Failed`, so one bad file never stops the rest."""
+    data = {} if expires_in is None else {"expires_in": str(expires_in)}
+    try:
+        with _CountingFile(path, on_read) as stream:
+            response = client.post(UPLOAD_ROUTE, files={"file": (path.name, stream)}, data=data)
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        return Failed(path, f"network error: {reason}", code="network_error")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return Failed(path, f"cannot read the file: {reason}", code="unreadable_file")
+    return result_of(path, response)
+
+
+def upload_file(
+    client: httpx.Client, file: LocalFile, expires_in: int | None, progress: ProgressSink
+) -> Result:
+    """Send one file, reporting its bytes and its end to `progress`."""
+    read = 0
+
+    def on_read(nbytes: int) -> None:
+        nonlocal read
+        read += nbytes
+        progress.advance(nbytes)
+
+    result = send(client, file.path, expires_in, on_read)
+    # A refused file may not have been read to its end; count the rest so the bar ends full.
+    progress.advance(max(file.size - read, 0))
+    progress.finished(result)
+    return result
+
+
+def upload_files(
+    files: Sequence[LocalFile],
+    *,
+    server: str,
+    key: str,
+    expires_in: int | None = None,
+    jobs: int = DEFAULT_JOBS,
+    progress: ProgressSink | None = None,
+) -> Iterator[Result]:
+    """Upload `files` with `jobs` in parallel, yielding results in input order as they are ready.
+
+    Stopping early (Ctrl-C, or closing the generator) cancels the uploads not yet started and
+    waits only for the ones in flight.
+    """
+    sink = progress or NoProgress()
+    with new_client(server, key, jobs) as client, ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(upload_file, client, file, expires_in, sink) for file in files]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            # Without this, leaving the pool's block would wait for every queued upload.
+            pool.shutdown(wait=True, cancel_futures=True)
