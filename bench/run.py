@@ -1,9 +1,14 @@
-"""Measure imghost's upload path against the reference handler, side by side in one run.
+"""imghost against reference peers, side by side in one run, reported as ratios.
 
-    python -m bench [--quick] [--out bench/results]
+    bash bench/setup.sh            # wrk and nginx from Debian, matplotlib from PyPI
+    python -m bench [--quick]      # ~2 minutes with --quick, ~6 without
 
-Each peer runs under granian with 2 workers on 127.0.0.1; wrk drives it. We report ratios,
-because these machines are shared and noisy: only numbers from the same run compare.
+Peers, each on 127.0.0.1: imghost as a user runs it (`serve --workers 2`, SQLite, local store,
+validation and metadata stripping on); the minimal streaming upload handler of
+`bench/reference_app.py` on the same granian; nginx serving imghost's upload folder; SeaweedFS's
+S3 endpoint taking plain PUTs and GETs; imghost with its `s3` store on SeaweedFS. wrk drives
+each workload after a warm-up; the peak RSS is of the peer's whole process tree. These machines
+are shared and noisy: only ratios from one run compare.
 """
 
 from __future__ import annotations
@@ -11,15 +16,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -28,7 +30,9 @@ from pathlib import Path
 import requests
 from PIL import Image
 
-from tests.seaweed import SeaweedS3, start_seaweed
+from bench import peers
+from bench.peers import Peer
+from tests.seaweed import start_seaweed
 
 HERE = Path(__file__).resolve().parent
 BOUNDARY = "imghostbenchboundary"
@@ -37,8 +41,10 @@ BOUNDARY = "imghostbenchboundary"
 @dataclass(frozen=True)
 class Workload:
     name: str
-    body: Path
     connections: int
+    image: bytes
+    filename: str
+    upload: bool
 
 
 @dataclass
@@ -53,16 +59,8 @@ class Result:
     peak_rss_mib: float
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def noise_image(fmt: str, target_bytes: int) -> bytes:
-    """A photo-like incompressible image of about `target_bytes` in `fmt`."""
+    """A photo-like, incompressible image of about `target_bytes`."""
     rng = random.Random(7)
     side = 64
     while True:
@@ -74,17 +72,13 @@ def noise_image(fmt: str, target_bytes: int) -> bytes:
         side = int(side * 1.1) + 1
 
 
-def multipart_body(path: Path, image: bytes, filename: str) -> Path:
-    head = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    path.write_bytes(head + image + f"\r\n--{BOUNDARY}--\r\n".encode())
+def image_file(work: Path, workload: Workload) -> Path:
+    path = work / workload.filename
+    path.write_bytes(workload.image)
     return path
 
 
 def tree_rss_mib(root_pid: int) -> float:
-    """Resident memory of a process and all its descendants."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -95,8 +89,7 @@ def tree_rss_mib(root_pid: int) -> float:
             status = (entry / "status").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss[int(entry.name)] = int(line.split()[1])
@@ -127,114 +120,98 @@ def peak_rss(pid: int) -> Iterator[list[float]]:
         thread.join()
 
 
-@dataclass
-class Peer:
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    port: int
-    key: str = ""
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.command,
-            env={**os.environ, **self.env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{self.port}/", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-
-
-def imghost_peer(work: Path, name: str = "imghost", settings: dict[str, str] | None = None) -> Peer:
-    """`imghost serve --workers 2` as a user runs it, with optional run-time settings."""
-    port = free_port()
-    key = "sk-" + "b" * 48
-    data_dir = work / name
-    command = [sys.executable, "-m", "imghost", "serve", "--workers", "2", "--port", str(port)]
-    env = {"IMGHOST_DATA_DIR": str(data_dir), "IMGHOST_ADMIN_KEY": key}
-    if settings:
-        assignments = [f"{setting}={value}" for setting, value in settings.items()]
-        subprocess.run(
-            [sys.executable, "-m", "imghost", "settings", "set", *assignments],
-            env={**os.environ, **env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return Peer(name, command, env, port, key)
-
-
-def imghost_s3_peer(work: Path, seaweed: SeaweedS3) -> Peer:
-    return imghost_peer(
-        work,
-        "imghost-s3",
-        {
-            "storage.backend": "s3",
-            "storage.s3.endpoint_url": seaweed.endpoint,
-            "storage.s3.bucket": seaweed.bucket,
-            "storage.s3.access_key_id": seaweed.access_key_id,
-            "storage.s3.secret_access_key": seaweed.secret_access_key,
-            "storage.s3.prefix": "bench/",
-        },
-    )
-
-
-def reference_peer(work: Path) -> Peer:
-    port = free_port()
+def wrk(
+    url: str, connections: int, seconds: int, script: str, env: dict[str, str]
+) -> dict[str, int]:
     command = [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
-        "--workers", "2", "--port", str(port), "--no-ws", "bench.reference_app:create_app",
+        "wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+        "--timeout", "60s", "-s", str(HERE / script), url,
     ]  # fmt: skip
-    env = {"BENCH_REFERENCE_DIR": str(work / "reference"), "PYTHONPATH": str(HERE.parent)}
-    return Peer("reference", command, env, port)
-
-
-def wrk(peer: Peer, workload: Workload, seconds: int) -> dict[str, int]:
-    env = {
-        **os.environ,
-        "BENCH_BODY": str(workload.body),
-        "BENCH_BOUNDARY": BOUNDARY,
-        "BENCH_KEY": peer.key,
-    }
-    command = [
-        "wrk", "-t", "2", "-c", str(workload.connections), "-d", f"{seconds}s",
-        "--latency", "--timeout", "60s", "-s", str(HERE / "upload.lua"), f"http://127.0.0.1:{peer.port}/api/upload",
-    ]  # fmt: skip
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    line = next(row for row in output.splitlines() if row.startswith("BENCH "))
+    run_env = {**dict(__import__("os").environ), **env}
+    output = subprocess.run(command, env=run_env, capture_output=True, text=True, check=True)
+    line = next(row for row in output.stdout.splitlines() if row.startswith("BENCH "))
     return json.loads(line.removeprefix("BENCH "))
 
 
-def measure(peer: Peer, workload: Workload, seconds: int, warmup: int) -> Result:
-    wrk(peer, workload, warmup)
+def measure(
+    peer: Peer, workload: Workload, url: str, body: Path | None, seconds: int, warmup: int
+) -> Result:
+    if body is not None:
+        env = {"BENCH_IMAGE": str(body), "BENCH_KEY": peer.key}
+        env["BENCH_BOUNDARY"] = BOUNDARY if peer.multipart else ""
+        script = "upload.lua"
+    else:
+        env, script = {}, "get.lua"
+    wrk(url, workload.connections, warmup, script, env)
     assert peer.process is not None
     with peak_rss(peer.process.pid) as peak:
-        stats = wrk(peer, workload, seconds)
+        stats = wrk(url, workload.connections, seconds, script, env)
     duration = stats["duration_us"] / 1e6
-    body_mb = workload.body.stat().st_size / 1e6
     return Result(
         peer=peer.name,
         workload=workload.name,
         requests_per_s=stats["requests"] / duration,
-        mb_per_s=stats["requests"] * body_mb / duration,
+        mb_per_s=stats["requests"] * len(workload.image) / 1e6 / duration,
         p50_ms=stats["p50_us"] / 1000,
         p99_ms=stats["p99_us"] / 1000,
         errors=stats["errors"] + stats["non_2xx"],
         peak_rss_mib=peak[0],
     )
+
+
+def place_image(peer: Peer, workload: Workload) -> str:
+    """Store `workload.image` on `peer` once; returns the URL to GET it from."""
+    if peer.multipart:
+        response = requests.post(
+            peer.base + peer.upload_path,
+            headers={"Authorization": f"Bearer {peer.key}"},
+            files={"file": (workload.filename, workload.image)},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+    url = peer.base + peer.upload_path.rsplit("/", 1)[0] + "/" + workload.filename
+    requests.put(url, data=workload.image, timeout=60).raise_for_status()
+    return url
+
+
+def run_peer(
+    peer: Peer, workloads: list[Workload], work: Path, seconds: int, warmup: int
+) -> tuple[list[Result], dict[str, str]]:
+    results: list[Result] = []
+    urls: dict[str, str] = {}
+    for workload in workloads:
+        if workload.upload and peer.upload_path:
+            body = image_file(work, workload)
+            results.append(
+                measure(peer, workload, peer.base + peer.upload_path, body, seconds, warmup)
+            )
+        elif not workload.upload and peer.serves:
+            url = urls.setdefault(workload.name, place_image(peer, workload))
+            results.append(measure(peer, workload, url, None, seconds, warmup))
+    return results, urls
+
+
+def ratios_of(results: list[Result]) -> dict[str, float]:
+    def rate(peer: str, workload: str) -> float | None:
+        found = [r for r in results if r.peer == peer and r.workload == workload]
+        return found[0].requests_per_s if found and found[0].requests_per_s else None
+
+    pairs = [
+        ("imghost", "reference", "upload"),
+        ("imghost", "seaweedfs", "upload"),
+        ("imghost", "nginx", "GET"),
+        ("imghost", "seaweedfs", "GET"),
+        ("imghost-s3", "imghost", "upload"),
+        ("imghost-s3", "imghost", "GET"),
+    ]
+    ratios = {}
+    for ours, theirs, kind in pairs:
+        for workload in sorted({r.workload for r in results if r.workload.startswith(kind)}):
+            a, b = rate(ours, workload), rate(theirs, workload)
+            if a and b:
+                ratios[f"{ours} / {theirs}, {workload}"] = a / b
+    return ratios
 
 
 def table(results: list[Result], ratios: dict[str, float]) -> str:
@@ -247,9 +224,28 @@ def table(results: list[Result], ratios: dict[str, float]) -> str:
             f"| {r.peer} | {r.workload} | {r.requests_per_s:.0f} | {r.mb_per_s:.1f} | "
             f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.peak_rss_mib:.0f} |"
         )
-    lines += ["", "| ratio | value |", "|---|---:|"]
+    lines += ["", "| ratio (req/s) | value |", "|---|---:|"]
     lines += [f"| {name} | {value:.2f}x |" for name, value in ratios.items()]
     return "\n".join(lines)
+
+
+def chart(ratios: dict[str, float], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = list(ratios)[::-1]
+    figure, axes = plt.subplots(figsize=(9, 0.45 * len(names) + 1.2))
+    axes.barh(names, [ratios[n] for n in names], color="#4a7bd0")
+    axes.axvline(1.0, color="#333", linewidth=1)
+    axes.set_xlabel("ratio of requests per second (1.0 = as fast as the peer)")
+    axes.set_title("imghost vs reference peers, same run")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return True
 
 
 def main() -> None:
@@ -258,51 +254,72 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     seconds, warmup = (3, 1) if args.quick else (10, 2)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: run bench/setup.sh first")
-
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed: run bash bench/setup.sh first")
     args.out.mkdir(parents=True, exist_ok=True)
+    workloads = [
+        Workload("upload 100 kB JPEG", 16, noise_image("JPEG", 100_000), "small.jpg", True),
+        Workload("upload 20 MB PNG", 16, noise_image("PNG", 19_500_000), "large.png", True),
+        Workload("GET 100 kB JPEG", 32, noise_image("JPEG", 100_000), "get-small.jpg", False),
+        Workload("GET 2 MB PNG", 32, noise_image("PNG", 2_000_000), "get-large.png", False),
+    ]
+    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch:
         work = Path(scratch)
-        small = multipart_body(work / "small.body", noise_image("JPEG", 100_000), "a.jpg")
-        large = multipart_body(work / "large.body", noise_image("PNG", 19_500_000), "a.png")
-        workloads = [
-            Workload("upload 100 kB JPEG", small, 16),
-            Workload("upload 20 MB PNG", large, 16),
-        ]
-        results: list[Result] = []
-        seaweed = start_seaweed(work / "seaweed")
+        work.chmod(0o755)  # nginx's workers run as nobody and must reach imghost's files
+        private_s3 = start_seaweed(work / "s3")
+        open_s3 = start_seaweed(work / "s3-open", open_access=True)
         try:
-            peers = (
-                reference_peer(work),
-                imghost_peer(work),
-                imghost_s3_peer(work, seaweed),
-            )
-            for peer in peers:
+            plain_s3 = peers.seaweed_peer(open_s3)
+            plain_s3.process = open_s3.process
+            for peer in (
+                peers.reference(work),
+                peers.imghost(work),
+                peers.imghost_on_s3(work, private_s3),
+            ):
                 peer.start()
                 try:
-                    results += [measure(peer, w, seconds, warmup) for w in workloads]
+                    results += run_peer(peer, workloads, work, seconds, warmup)[0]
                 finally:
                     peer.stop()
+            front = peers.nginx(work / "imghost").start()
+            try:
+                results += [
+                    measure(
+                        front, w, front.base + "/" + url.split("/", 3)[3], None, seconds, warmup
+                    )
+                    for w, url in _imghost_get_urls(results, workloads, work)
+                ]
+            finally:
+                front.stop()
+            results += run_peer(plain_s3, workloads, work, seconds, warmup)[0]
         finally:
-            seaweed.stop()
-
-    def rate(peer: str, workload: str) -> float:
-        return next(r.mb_per_s for r in results if r.peer == peer and r.workload == workload)
-
-    ratios = {
-        f"imghost / reference, {w.name}": rate("imghost", w.name) / rate("reference", w.name)
-        for w in workloads
-    } | {
-        f"imghost-s3 / imghost, {w.name}": rate("imghost-s3", w.name) / rate("imghost", w.name)
-        for w in workloads
-    }
+            private_s3.stop()
+            open_s3.stop()
+    ratios = ratios_of(results)
     (args.out / "results.json").write_text(
         json.dumps({"results": [asdict(r) for r in results], "ratios": ratios}, indent=2)
     )
     report = table(results, ratios)
     (args.out / "results.md").write_text(report + "\n")
+    drawn = chart(ratios, args.out / "ratios.png")
     print(report)
+    print(f"\nwrote {args.out}/results.json, results.md" + (", ratios.png" if drawn else ""))
+
+
+def _imghost_get_urls(
+    results: list[Result], workloads: list[Workload], work: Path
+) -> Iterator[tuple[Workload, str]]:
+    """The GET images imghost stored, found again in its data folder for nginx to serve."""
+    for workload in workloads:
+        if workload.upload:
+            continue
+        matches = sorted((work / "imghost" / "uploads").rglob(f"*{Path(workload.filename).suffix}"))
+        stored = [p for p in matches if p.stat().st_size == len(workload.image)]
+        if stored:
+            relative = stored[0].relative_to(work / "imghost")
+            yield workload, f"http://x/{relative}"
 
 
 if __name__ == "__main__":

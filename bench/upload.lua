@@ -1,13 +1,24 @@
--- POST one prepared multipart body per request; report the run as one JSON line.
-local path = os.getenv("BENCH_BODY")
-local file = assert(io.open(path, "rb"))
-wrk.method = "POST"
-wrk.body = file:read("*all")
-file:close()
-wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. os.getenv("BENCH_BOUNDARY")
-local key = os.getenv("BENCH_KEY")
-if key and key ~= "" then
-  wrk.headers["Authorization"] = "Bearer " .. key
+-- POST (multipart) or PUT (raw) the same image again and again; report the run as one JSON line.
+-- imghost peers run with images.deduplicate=false, so every request does the full work.
+local function read(path)
+  local file = assert(io.open(path, "rb"))
+  local data = file:read("*all")
+  file:close()
+  return data
+end
+
+local image = read(os.getenv("BENCH_IMAGE"))
+local boundary = os.getenv("BENCH_BOUNDARY") or ""
+local key = os.getenv("BENCH_KEY") or ""
+if key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
+wrk.method = "PUT"
+wrk.body = image
+if boundary ~= "" then
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
+  wrk.body = "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"file\"; "
+    .. "filename=\"bench\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    .. image .. "\r\n--" .. boundary .. "--\r\n"
 end
 
 done = function(summary, latency, requests)

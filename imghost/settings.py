@@ -226,6 +226,12 @@ RUNTIME_SETTINGS: tuple[RuntimeSetting, ...] = (
         _boolean,
     ),
     RuntimeSetting(
+        "images.deduplicate",
+        True,
+        "Give a key its existing upload back when it sends the same bytes again.",
+        _boolean,
+    ),
+    RuntimeSetting(
         "expiry.api_upload_ttl",
         0,
         "Lifetime in seconds of `/api/upload` images; 0 keeps them forever.",

@@ -96,13 +96,17 @@ def _port_pairs(count: int) -> list[int]:
 
 
 def _bucket_lists(endpoint: str, bucket: str, access_key_id: str, secret: str) -> bool:
-    """Whether an authenticated ListObjectsV2 on the bucket succeeds now."""
+    """Whether a ListObjectsV2 on the bucket (signed when there are keys) succeeds now."""
+    credentials: dict[str, object] = (
+        {"access_key_id": access_key_id, "secret_access_key": secret}
+        if access_key_id
+        else {"skip_signature": True}
+    )
     store = S3Store(
         bucket,
         endpoint=endpoint,
         region=REGION,
-        access_key_id=access_key_id,
-        secret_access_key=secret,
+        **credentials,  # type: ignore[arg-type]
         client_options={"allow_http": True, "timeout": "2s", "connect_timeout": "1s"},
         retry_config={
             "max_retries": 0,
@@ -188,12 +192,12 @@ class SeaweedS3:
             raise SeaweedError("already running")
         for folder in (self.store_dir, self.data_dir / "logs", self.data_dir / "tmp"):
             folder.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-            "TMPDIR": str(self.data_dir / "tmp"),
-        }
+        env = {**os.environ, "TMPDIR": str(self.data_dir / "tmp")}
+        if self.access_key_id:
+            env |= {
+                "AWS_ACCESS_KEY_ID": self.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            }
         env.pop("S3_BUCKET", None)
         env.pop("S3_TABLE_BUCKET", None)
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -239,7 +243,7 @@ class SeaweedS3:
         if "finding alternative" in self.log():
             raise SeaweedPortConflict(f"weed moved a port:\n{self.log_tail()}")
         anonymous = _status(url, {})
-        if anonymous is None or 200 <= anonymous < 300:
+        if self.access_key_id and (anonymous is None or 200 <= anonymous < 300):
             raise SeaweedError(f"anonymous GET was not refused (status {anonymous})")
 
     def stop(self) -> None:
@@ -284,11 +288,14 @@ class SeaweedS3:
         return "\n".join(self.log().splitlines()[-lines:])
 
 
-def start_seaweed(base_dir: Path, bucket: str = "imghost") -> SeaweedS3:
-    """A started `weed mini` in a new folder under `base_dir`, with fresh random credentials."""
+def start_seaweed(
+    base_dir: Path, bucket: str = "imghost", *, open_access: bool = False
+) -> SeaweedS3:
+    """A started `weed mini` in a new folder under `base_dir`, with fresh random credentials,
+    or with none at all (anyone may read and write: the benchmark's plain-S3 peer)."""
     base_dir.mkdir(parents=True, exist_ok=True)
-    access_key_id = secrets.token_hex(10).upper()
-    secret_access_key = secrets.token_hex(20)
+    access_key_id = "" if open_access else secrets.token_hex(10).upper()
+    secret_access_key = "" if open_access else secrets.token_hex(20)
     for attempt in range(3):
         ports = dict(zip(SERVICES, _port_pairs(len(SERVICES)), strict=True))
         server = SeaweedS3(

@@ -53,6 +53,7 @@ def file_object(upload: Upload, url: str) -> dict[str, Any]:
         "height": upload.height,
         "frames": upload.frames,
         "blake3": upload.digest,
+        "key_id": upload.key_id,
     }
 
 

@@ -134,6 +134,7 @@ _FILE_OBJECT = {
             "height": "integer",
             "frames": "integer",
             "blake3": "string",
+            "key_id": "string",
         }.items()
     },
 }

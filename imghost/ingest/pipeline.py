@@ -74,12 +74,13 @@ def ingest(
     """
     now = now or time.time()
     key = order.principal.key
-    try:
-        duplicate = repo.live_duplicate(key.id, spooled.digest, now)
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
-    if duplicate is not None:
-        return duplicate
+    if order.settings["images.deduplicate"]:
+        try:
+            duplicate = repo.live_duplicate(key.id, spooled.digest, now)
+        except RepoUnavailable as exc:
+            raise database_unavailable(exc) from exc
+        if duplicate is not None:
+            return duplicate
     upload_id = new_upload_id()
     _charge(limiter, key.id, upload_id, spooled.size, key.daily_bytes, now)
     try:
