@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,16 +13,11 @@ from pathlib import Path
 
 import requests
 
+from tests.conftest import free_port
 from tests.seaweed import SeaweedS3
 
 HERE = Path(__file__).resolve().parent
 ADMIN_KEY = "sk-" + "b" * 48
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -120,14 +121,12 @@ def peak_rss(pid: int) -> Iterator[list[float]]:
         thread.join()
 
 
-def wrk(
-    url: str, connections: int, seconds: int, script: str, env: dict[str, str]
-) -> dict[str, int]:
+def wrk(url: str, connections: int, seconds: int, env: dict[str, str]) -> dict[str, int]:
     command = [
         "wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-        "--timeout", "60s", "-s", str(HERE / script), url,
+        "--timeout", "60s", "-s", str(HERE / "wrk.lua"), url,
     ]  # fmt: skip
-    run_env = {**dict(__import__("os").environ), **env}
+    run_env = {**os.environ, **env}
     output = subprocess.run(command, env=run_env, capture_output=True, text=True, check=True)
     line = next(row for row in output.stdout.splitlines() if row.startswith("BENCH "))
     return json.loads(line.removeprefix("BENCH "))
@@ -139,13 +138,12 @@ def measure(
     if body is not None:
         env = {"BENCH_IMAGE": str(body), "BENCH_KEY": peer.key}
         env["BENCH_BOUNDARY"] = BOUNDARY if peer.multipart else ""
-        script = "upload.lua"
     else:
-        env, script = {}, "get.lua"
-    wrk(url, workload.connections, warmup, script, env)
+        env = {}
+    wrk(url, workload.connections, warmup, env)
     assert peer.process is not None
     with peak_rss(peer.process.pid) as peak:
-        stats = wrk(url, workload.connections, seconds, script, env)
+        stats = wrk(url, workload.connections, seconds, env)
     duration = stats["duration_us"] / 1e6
     return Result(
         peer=peer.name,

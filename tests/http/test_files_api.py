@@ -273,3 +273,14 @@ def test_openai_sdk_files_api(server: Server, user_key: str, tmp_path: Any) -> N
     assert created.id in listed
     assert client.files.delete(created.id).deleted is True
     assert requests.get(url).status_code == 404
+
+
+def test_deduplication_can_be_switched_off(own_server: Server) -> None:
+    own_server.workers = 1
+    server = own_server.start()
+    key, _ = server.new_key()
+    assert put(server, {"images.deduplicate": False}).status_code == 200
+    data = png_bytes(8, 88)
+    first = v1(server, key, "files/uploads", files={"file": data}).json()
+    again = v1(server, key, "files/uploads", files={"file": data}).json()
+    assert again["id"] != first["id"]

@@ -1,5 +1,6 @@
--- POST (multipart) or PUT (raw) the same image again and again; report the run as one JSON line.
--- imghost peers run with images.deduplicate=false, so every request does the full work.
+-- With BENCH_IMAGE: POST (multipart, when BENCH_BOUNDARY is set) or PUT (raw) that image again
+-- and again; imghost peers run with images.deduplicate=false, so every request does the full
+-- work. Without: GET the URL. Either way, report the run as one JSON line.
 local function read(path)
   local file = assert(io.open(path, "rb"))
   local data = file:read("*all")
@@ -7,13 +8,16 @@ local function read(path)
   return data
 end
 
-local image = read(os.getenv("BENCH_IMAGE"))
+local image_path = os.getenv("BENCH_IMAGE") or ""
 local boundary = os.getenv("BENCH_BOUNDARY") or ""
 local key = os.getenv("BENCH_KEY") or ""
 if key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
-wrk.method = "PUT"
-wrk.body = image
-if boundary ~= "" then
+local image = image_path ~= "" and read(image_path) or nil
+if image then
+  wrk.method = "PUT"
+  wrk.body = image
+end
+if image and boundary ~= "" then
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
   wrk.body = "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"file\"; "
