@@ -20,6 +20,7 @@ from imghost.config import Config, load_config
 from imghost.errors import ApiError, error_response
 from imghost.http import files, keys, web
 from imghost.http.admin import get_settings, put_settings
+from imghost.http.fastpath import ImageFastPath
 from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
@@ -83,7 +84,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: Config | None = None) -> Starlette:
+def create_app(config: Config | None = None) -> ImageFastPath:
     """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker)."""
     config = config or load_config()
     tune_allocator()
@@ -128,4 +129,4 @@ def create_app(config: Config | None = None) -> Starlette:
         },
     )
     app.state.services = services
-    return app
+    return ImageFastPath(app)
