@@ -22,6 +22,7 @@ from imghost.http import files, keys, web
 from imghost.http.admin import get_settings, put_settings
 from imghost.http.fastpath import ImageFastPath
 from imghost.http.ops import healthz, openapi, readyz
+from imghost.http.requestlog import RequestLog, configure_access_log
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir
@@ -84,7 +85,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: Config | None = None) -> ImageFastPath:
+def create_app(config: Config | None = None) -> RequestLog:
     """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker)."""
     config = config or load_config()
     tune_allocator()
@@ -129,4 +130,5 @@ def create_app(config: Config | None = None) -> ImageFastPath:
         },
     )
     app.state.services = services
-    return ImageFastPath(app)
+    configure_access_log()
+    return RequestLog(ImageFastPath(app))

@@ -41,19 +41,33 @@ _OPENAI_TYPES = {
 }
 
 
-def envelope(error: ApiError) -> dict[str, object]:
-    return {"success": False, "message": error.message, "data": None, "code": error.code}
+def envelope(error: ApiError, request_id: str) -> dict[str, object]:
+    return {
+        "success": False,
+        "message": error.message,
+        "data": None,
+        "code": error.code,
+        "request_id": request_id,
+    }
 
 
-def openai_error(error: ApiError) -> dict[str, object]:
+def openai_error(error: ApiError, request_id: str) -> dict[str, object]:
     kind = _OPENAI_TYPES.get(error.status, "api_error")
-    return {"error": {"message": error.message, "type": kind, "code": error.code}}
+    return {
+        "error": {
+            "message": error.message,
+            "type": kind,
+            "code": error.code,
+            "request_id": request_id,
+        }
+    }
 
 
 def error_response(request: Request, error: ApiError) -> Response:
     """Render `error` in the envelope of the route family the request went to."""
-    body = openai_error(error) if request.url.path.startswith("/v1/") else envelope(error)
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+    request_id = request.scope.get("imghost.request_id", "")
+    render = openai_error if request.url.path.startswith("/v1/") else envelope
+    return JSONResponse(render(error, request_id), status_code=error.status, headers=error.headers)
 
 
 def _unavailable(code: str, situation: str, exc: Exception) -> ApiError:

@@ -53,6 +53,9 @@ def _authorize(services: Services, token: str, client_ip: str | None, admin: boo
 
 async def authorize(request: Request, *, admin: bool = False) -> Access:
     client_ip = request.client.host if request.client else None
-    return await run_in_threadpool(
+    access = await run_in_threadpool(
         _authorize, services_of(request), bearer_token(request), client_ip, admin
     )
+    # For the access log, which names keys, never shows them.
+    request.scope["imghost.key_name"] = access.principal.key.name
+    return access

@@ -1,0 +1,83 @@
+"""A request id for every request, echoed in `X-Request-Id`, and one JSON log line per request.
+
+The id comes from the client's `X-Request-Id` when it looks like one (so a proxy's id carries
+through), else it is new. Log lines name the API key by its name, never the key itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sys
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = b"x-request-id"
+_ACCEPTABLE_ID = re.compile(rb"[A-Za-z0-9._-]{8,128}")
+
+access_log = logging.getLogger("imghost.access")
+
+
+def configure_access_log() -> None:
+    """One JSON object per line on stderr, whatever the server's own logging does."""
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+
+
+def request_id_of(scope: Scope) -> str:
+    return scope.get("imghost.request_id", "")
+
+
+def _incoming_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER and _ACCEPTABLE_ID.fullmatch(value):
+            return value.decode()
+    return secrets.token_hex(12)
+
+
+class RequestLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope)
+        scope["imghost.request_id"] = request_id
+        started = time.perf_counter()
+        outcome = {"status": 500, "bytes": 0}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                outcome["status"] = message["status"]
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                outcome["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                json.dumps(
+                    {
+                        "time": round(time.time(), 3),
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": outcome["status"],
+                        "bytes_out": outcome["bytes"],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "key": scope.get("imghost.key_name"),
+                    }
+                )
+            )

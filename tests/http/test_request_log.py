@@ -1,0 +1,47 @@
+"""Request ids and the JSON access log, on a real server."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+from tests.conftest import Server, auth, unique_png
+
+
+def test_every_answer_carries_a_request_id(server: Server, user_key: str) -> None:
+    ok = requests.post(
+        server.url + "/api/upload", headers=auth(user_key), files={"file": unique_png()}
+    )
+    assert len(ok.headers["x-request-id"]) >= 8
+    refused = requests.post(server.url + "/api/upload", files={"file": unique_png()})
+    assert refused.json()["request_id"] == refused.headers["x-request-id"]
+    v1 = requests.get(server.url + "/v1/files/file-nope", headers=auth(user_key))
+    assert v1.json()["error"]["request_id"] == v1.headers["x-request-id"]
+    image = requests.get(ok.json()["data"])
+    assert image.headers["x-request-id"] != ok.headers["x-request-id"]
+
+
+def test_a_callers_request_id_is_kept_if_sane(server: Server) -> None:
+    given = requests.get(server.url + "/healthz", headers={"X-Request-Id": "trace-1234abcd"})
+    assert given.headers["x-request-id"] == "trace-1234abcd"
+    hostile = requests.get(server.url + "/healthz", headers={"X-Request-Id": "<script>"})
+    assert hostile.headers["x-request-id"] != "<script>"
+
+
+def test_one_json_log_line_per_request_naming_the_key_not_showing_it(
+    own_server: Server,
+) -> None:
+    server = own_server.start()
+    key, _ = server.new_key()
+    response = requests.post(
+        server.url + "/api/upload", headers=auth(key), files={"file": unique_png()}
+    )
+    request_id = response.headers["x-request-id"]
+    assert key not in server.log()
+    lines = [json.loads(line) for line in server.log().splitlines() if request_id in line]
+    assert len(lines) == 1
+    entry = lines[0]
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/upload", 200)
+    assert entry["key"] == "test"
+    assert entry["duration_ms"] > 0
