@@ -28,6 +28,7 @@ from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir
 from imghost.limits import make_limiter
 from imghost.memory import tune_allocator
+from imghost.metrics import metrics
 from imghost.recent import RecentUploads
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
@@ -60,6 +61,7 @@ ROUTES = [
     Route("/admin", web.admin_page, methods=["GET"]),
     Mount("/static", app=web.static_files, name="static"),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
 ]

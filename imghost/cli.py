@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import click
 
 from imghost.config import Config, ConfigError, load_config
 from imghost.keys import issue_key, normalise_cidrs
+from imghost.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.repo.sql import SqlRepo
 from imghost.settings import (
@@ -58,9 +60,11 @@ def main() -> None:
 @click.option("--workers", type=int, help="Worker processes (default: CPU count).")
 def serve(**flags: Any) -> None:
     """Run the image host."""
+    config = _config(**flags)
+    # Before anything imports prometheus_client, which picks its storage at import.
+    os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(config.tmp_dir))
     from imghost.serve import run
 
-    config = _config(**flags)
     repo = _repo(config)
     try:
         run(config, repo)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from imghost.metrics import REJECTIONS
+
 
 class ApiError(Exception):
     """A request that cannot be served, with what the client should know about it."""
@@ -65,6 +67,7 @@ def openai_error(error: ApiError, request_id: str) -> dict[str, object]:
 
 def error_response(request: Request, error: ApiError) -> Response:
     """Render `error` in the envelope of the route family the request went to."""
+    REJECTIONS.labels(error.code).inc()
     request_id = request.scope.get("imghost.request_id", "")
     render = openai_error if request.url.path.startswith("/v1/") else envelope
     return JSONResponse(render(error, request_id), status_code=error.status, headers=error.headers)

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from imghost.ingest.pipeline import discard
+from imghost.metrics import SWEEPS, SWEPT
 from imghost.repo.base import Repo, RepoUnavailable, Upload
 from imghost.store.base import StoreUnavailable
 from imghost.store.registry import Stores
@@ -33,12 +34,14 @@ log = logging.getLogger("imghost.sweeper")
 
 def sweep_once(repo: Repo, stores: Stores, settings: dict[str, Any], now: float) -> int:
     """Delete every expired upload and abandoned pending one; returns how many went."""
+    SWEEPS.inc()
     removed = _remove(repo.stale_pending(now - STALE_PENDING_SECONDS), repo, stores, settings)
     while batch := repo.expired(now, BATCH):
         gone = _remove(batch, repo, stores, settings)
         removed += gone
         if len(batch) < BATCH or gone == 0:
             break
+    SWEPT.inc(removed)
     return removed
 
 

@@ -353,6 +353,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of every worker of this instance",
+                    "responses": {"200": {"description": "text/plain; version=0.0.4"}},
+                }
+            },
             "/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}
             },

@@ -15,6 +15,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imghost import metrics
+
 REQUEST_ID_HEADER = b"x-request-id"
 _ACCEPTABLE_ID = re.compile(rb"[A-Za-z0-9._-]{8,128}")
 
@@ -53,20 +55,28 @@ class RequestLog:
         request_id = _incoming_id(scope)
         scope["imghost.request_id"] = request_id
         started = time.perf_counter()
-        outcome = {"status": 500, "bytes": 0}
+        outcome: dict[str, int] = {"status": 500, "bytes": 0}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 outcome["status"] = message["status"]
                 headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
                 message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body":
-                outcome["bytes"] += len(message.get("body", b""))
+                # Files go out by pathsend, not as body messages: their length is the header's.
+                for name, value in headers:
+                    if name == b"content-length" and scope["method"] != "HEAD":
+                        outcome["bytes"] = int(value)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
+            route = metrics.route_of(scope["path"])
+            metrics.REQUESTS.labels(route, str(outcome["status"])).inc()
+            metrics.LATENCY.labels(route).observe(duration)
+            if route == "/uploads" and outcome["status"] in (200, 206):
+                metrics.SERVED_BYTES.inc(outcome["bytes"])
             access_log.info(
                 json.dumps(
                     {
@@ -76,7 +86,7 @@ class RequestLog:
                         "path": scope["path"],
                         "status": outcome["status"],
                         "bytes_out": outcome["bytes"],
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(duration * 1000, 2),
                         "key": scope.get("imghost.key_name"),
                     }
                 )

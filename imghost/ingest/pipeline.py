@@ -19,6 +19,7 @@ from imghost.errors import ApiError, database_unavailable, limit_reached, storag
 from imghost.ingest.prepare import PreparedImage, prepare
 from imghost.ingest.validate import Limits
 from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
+from imghost.metrics import UPLOADED_BYTES
 from imghost.repo.base import Repo, RepoUnavailable, Upload
 from imghost.store.base import Store, StoreUnavailable
 from imghost.store.registry import Stores
@@ -168,6 +169,7 @@ def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, rep
         if isinstance(exc, RepoUnavailable):
             raise database_unavailable(exc) from exc
         raise
+    UPLOADED_BYTES.inc(upload.size)
     return replace(upload, state="ready", location=location)
 
 
