@@ -81,6 +81,13 @@ def database_unavailable(exc: Exception, outcome: str = "nothing was saved") -> 
     return _unavailable("database_unavailable", f"The database is unavailable, so {outcome}", exc)
 
 
+def limits_unavailable(exc: Exception) -> ApiError:
+    """The quota and rate counters (Redis, or the database) cannot be reached."""
+    return _unavailable(
+        "limits_unavailable", "The quota counters are unavailable, so nothing was saved", exc
+    )
+
+
 def storage_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
     return _unavailable("storage_unavailable", f"The image store failed, so {outcome}", exc)
 

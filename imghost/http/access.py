@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from imghost.auth import Principal, authenticate, bearer_token
-from imghost.errors import ApiError, database_unavailable, limit_reached
+from imghost.errors import ApiError, database_unavailable, limit_reached, limits_unavailable
 from imghost.limits import LimitExceeded, LimitsUnavailable
 from imghost.repo.base import RepoUnavailable
 from imghost.services import Services, services_of
@@ -47,7 +47,7 @@ def _authorize(services: Services, token: str, client_ip: str | None, admin: boo
     except LimitExceeded as exc:
         raise limit_reached(exc.kind, exc.message, exc.retry_after) from exc
     except LimitsUnavailable as exc:
-        raise database_unavailable(exc) from exc
+        raise limits_unavailable(exc) from exc
     return Access(principal, settings)
 
 

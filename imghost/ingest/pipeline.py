@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from imghost.auth import Principal
-from imghost.errors import ApiError, database_unavailable, limit_reached, storage_unavailable
+from imghost.errors import (
+    ApiError,
+    database_unavailable,
+    limit_reached,
+    limits_unavailable,
+    storage_unavailable,
+)
 from imghost.ingest.prepare import PreparedImage, prepare
 from imghost.ingest.validate import Limits
 from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
@@ -100,7 +106,7 @@ def _charge(
     except LimitExceeded as exc:
         raise limit_reached(exc.kind, exc.message, exc.retry_after) from exc
     except LimitsUnavailable as exc:
-        raise database_unavailable(exc) from exc
+        raise limits_unavailable(exc) from exc
 
 
 def _ingest_new(

@@ -101,3 +101,23 @@ def test_ip_allow_list(server: Server) -> None:
 def test_admin_keys_are_unlimited_by_default(server: Server) -> None:
     responses = [upload(server, server.admin_key, data) for data in distinct_images(3)]
     assert [r.status_code for r in responses] == [200] * 3
+
+
+def test_redis_down_answers_503_and_saves_nothing(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    server = Server(tmp_path / "data", workers=1, env={"IMGHOST_REDIS_URL": closed}).start()
+    try:
+        key = limited_key(server, rpm=10, quota_mb=1)
+        refused = upload(server, key, png_bytes())
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "limits_unavailable"
+        assert refused.headers["retry-after"]
+        unlimited = upload(server, server.admin_key, png_bytes())
+        assert unlimited.status_code == 200
+        repo = server.repo()
+        assert len(repo.list_uploads(None, None, 10, now=0)) == 1
+        repo.close()
+    finally:
+        server.stop()
