@@ -7,6 +7,7 @@ import json
 import requests
 
 from tests.conftest import Server, auth, unique_png
+from tests.http.test_settings_api import eventually
 
 
 def test_every_answer_carries_a_request_id(server: Server, user_key: str) -> None:
@@ -38,8 +39,14 @@ def test_one_json_log_line_per_request_naming_the_key_not_showing_it(
         server.url + "/api/upload", headers=auth(key), files={"file": unique_png()}
     )
     request_id = response.headers["x-request-id"]
+
+    def logged() -> list[dict[str, object]]:
+        return [json.loads(line) for line in server.log().splitlines() if request_id in line]
+
+    # The line is written once the answer has gone out: wait for it to appear.
+    assert eventually(lambda: len(logged()) > 0)
     assert key not in server.log()
-    lines = [json.loads(line) for line in server.log().splitlines() if request_id in line]
+    lines = logged()
     assert len(lines) == 1
     entry = lines[0]
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/upload", 200)
