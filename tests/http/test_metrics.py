@@ -7,6 +7,7 @@ import re
 import requests
 
 from tests.conftest import Server, auth, unique_png
+from tests.http.test_settings_api import eventually
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -35,7 +36,20 @@ def test_metrics_count_across_workers(own_server: Server) -> None:
     for url in urls:
         assert requests.get(url).status_code == 200
     requests.post(server.url + "/api/upload", files={"file": unique_png()})
-    text = requests.get(server.url + "/metrics").text
+
+    def metrics() -> str:
+        return requests.get(server.url + "/metrics").text
+
+    def counted(text: str) -> bool:
+        return (
+            sample(text, "imghost_requests_total", route="/api/upload", status="200") == 12
+            and sample(text, "imghost_requests_total", route="/uploads", status="200") == 12
+            and sample(text, "imghost_requests_total", route="/api/upload", status="401") == 1
+        )
+
+    # Each request is counted just after its answer has gone out: wait for the last one.
+    assert eventually(lambda: counted(metrics()))
+    text = metrics()
     assert sample(text, "imghost_requests_total", route="/api/upload", status="200") == 12
     assert sample(text, "imghost_requests_total", route="/uploads", status="200") == 12
     assert sample(text, "imghost_rejections_total", code="missing_api_key") == 1
