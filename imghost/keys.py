@@ -42,12 +42,13 @@ def issue_key(
     daily_bytes: int | None = None,
     rpm: int | None = None,
     allow_ips: tuple[str, ...] = (),
+    secret: str | None = None,
 ) -> tuple[str, ApiKey]:
-    """Create a key; returns the secret (shown once) and its record.
+    """Create a key (a new secret unless one is given); returns the secret and its record.
 
     Limits not given are the `quota.*` defaults for user keys and none (0) for admin keys.
     """
-    secret = generate_key()
+    secret = secret or generate_key()
     record = repo.create_key(
         name=name,
         role=role,

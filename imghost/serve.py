@@ -12,7 +12,7 @@ from granian.constants import Interfaces
 from imghost.app import SPOOL_DIR_ENV
 from imghost.config import Config
 from imghost.ingest.spooldir import SpoolDir, sweep_dead
-from imghost.keys import display_prefix, generate_key, hash_key
+from imghost.keys import hash_key, issue_key
 from imghost.repo.base import Repo
 from imghost.settings import with_defaults
 from imghost.store.registry import Stores
@@ -21,25 +21,14 @@ from imghost.sweeper import sweep_once
 
 def ensure_admin_key(config: Config, repo: Repo) -> str | None:
     """Create the admin key on a first start; returns a key that was generated now."""
+    settings = with_defaults(repo.get_settings())
     if config.admin_key:
         if repo.key_by_hash(hash_key(config.admin_key)) is None:
-            _create_admin(repo, config.admin_key)
+            issue_key(repo, settings, name="admin", role="admin", secret=config.admin_key)
         return None
     if repo.count_keys() > 0:
         return None
-    key = generate_key()
-    _create_admin(repo, key)
-    return key
-
-
-def _create_admin(repo: Repo, key: str) -> None:
-    repo.create_key(
-        name="admin",
-        role="admin",
-        key_hash=hash_key(key),
-        prefix=display_prefix(key),
-        expires_at=None,
-    )
+    return issue_key(repo, settings, name="admin", role="admin")[0]
 
 
 def run(config: Config, repo: Repo) -> None:

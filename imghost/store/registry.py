@@ -37,8 +37,20 @@ class Stores:
         self._data_dir = data_dir
         self._lock = threading.Lock()
         self._built: dict[str, tuple[str, Store]] = {}
+        # Per backend, the settings object last looked up and its store: the settings cache
+        # hands out one unchanging dict until it reloads, so every request but the first
+        # after a reload skips fingerprinting the settings (this is on the image GET path).
+        self._seen: dict[str, tuple[Mapping[str, Any], Store]] = {}
 
     def get(self, backend: str, settings: Mapping[str, Any]) -> Store:
+        seen = self._seen.get(backend)
+        if seen is not None and seen[0] is settings:
+            return seen[1]
+        store = self._build_if_changed(backend, settings)
+        self._seen[backend] = (settings, store)
+        return store
+
+    def _build_if_changed(self, backend: str, settings: Mapping[str, Any]) -> Store:
         fingerprint = repr(sorted(_section(settings, f"storage.{backend}.").items()))
         with self._lock:
             built = self._built.get(backend)
