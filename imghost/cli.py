@@ -275,14 +275,36 @@ def _parse_assignment(item: str) -> tuple[str, Any]:
 @data_dir_option
 def sweep(**flags: Any) -> None:
     """Delete expired uploads (bytes, then records) now, once."""
-    from imghost.sweeper import sweep_once
+    from imghost.sweeper import sweep_exclusively
 
     config = _config(**flags)
     repo = _repo(config)
-    removed = sweep_once(
-        repo, Stores(config.data_dir), with_defaults(repo.get_settings()), time.time()
+    removed = sweep_exclusively(
+        repo, Stores(config.data_dir), lambda: with_defaults(repo.get_settings())
     )
-    click.echo(f"removed {removed} upload(s)")
+    if removed is None:
+        click.echo("another imghost process is sweeping right now; nothing to do here")
+    else:
+        click.echo(f"removed {removed} upload(s)")
+
+
+@main.command()
+@config_option
+@data_dir_option
+def doctor(**flags: Any) -> None:
+    """Check the configuration (database, Redis, store, public URL, clock, data folder).
+
+    Prints one line per check, "ok", "warn" or "FAIL" and what to do; exits 1 if any failed.
+    Never migrates or creates the database; the store check writes and deletes a probe object,
+    as a storage settings change does.
+    """
+    from imghost.doctor import failed, run_checks
+
+    results = run_checks(flags)
+    for result in results:
+        click.echo(result.line())
+    if failed(results):
+        sys.exit(1)
 
 
 @main.command("migrate-store")

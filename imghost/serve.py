@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import time
 
 import click
 from granian import Granian
@@ -13,10 +13,10 @@ from imghost.app import SPOOL_DIR_ENV
 from imghost.config import Config
 from imghost.ingest.spooldir import SpoolDir, sweep_dead
 from imghost.keys import hash_key, issue_key
-from imghost.repo.base import Repo
+from imghost.repo.base import DuplicateKey, Repo
 from imghost.settings import with_defaults
 from imghost.store.registry import Stores
-from imghost.sweeper import sweep_once
+from imghost.sweeper import sweep_exclusively
 
 
 def ensure_admin_key(config: Config, repo: Repo) -> str | None:
@@ -24,7 +24,9 @@ def ensure_admin_key(config: Config, repo: Repo) -> str | None:
     settings = with_defaults(repo.get_settings())
     if config.admin_key:
         if repo.key_by_hash(hash_key(config.admin_key)) is None:
-            issue_key(repo, settings, name="admin", role="admin", secret=config.admin_key)
+            # Instances starting together on one database all get here; one insert wins.
+            with contextlib.suppress(DuplicateKey):
+                issue_key(repo, settings, name="admin", role="admin", secret=config.admin_key)
         return None
     if repo.count_keys() > 0:
         return None
@@ -41,7 +43,7 @@ def run(config: Config, repo: Repo) -> None:
             f"-F file=@photo.png {config.public_url}/api/upload\n"
         )
     sweep_dead(config.tmp_dir)
-    sweep_once(repo, Stores(config.data_dir), with_defaults(repo.get_settings()), time.time())
+    sweep_exclusively(repo, Stores(config.data_dir), lambda: with_defaults(repo.get_settings()))
     spool = SpoolDir.claim(config.tmp_dir)
     os.environ.update(config.as_env())
     os.environ[SPOOL_DIR_ENV] = str(spool.path)

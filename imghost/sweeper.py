@@ -1,9 +1,11 @@
 """Deleting what has expired: bytes first, then records, by one process at a time.
 
-Every app process runs the loop, but each round starts only in the process holding the
-`sweeper` lease in the database, so among all instances one sweeps at a time. A process that
-dies mid-round leaves every upload either whole or already gone from the store with its record
-still there (deletion is bytes-then-record and idempotent); the next holder finishes it.
+Every app process runs the loop (and `imghost serve` and `imghost sweep` run a round at once),
+but a round runs only while its process holds the `sweeper` lease in the database, so among all
+instances one sweeps at a time; the lease is given up when the round ends. A process that dies
+mid-round leaves every upload either whole or already gone from the store with its record still
+there (deletion is bytes-then-record and idempotent); its lease lapses after LEASE_SECONDS and
+the next round, anywhere, finishes the work.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -56,16 +59,26 @@ def _remove(batch: list[Upload], repo: Repo, stores: Stores, settings: dict[str,
     return gone
 
 
-async def run_forever(repo: Repo, stores: Stores, current_settings: Any) -> None:
-    """The background loop of one app process."""
+def sweep_exclusively(
+    repo: Repo, stores: Stores, current_settings: Callable[[], dict[str, Any]]
+) -> int | None:
+    """One round under the lease; None when another process is sweeping now."""
     holder = secrets.token_hex(8)
+    if not repo.take_lease(LEASE_NAME, holder, time.time(), LEASE_SECONDS):
+        return None
+    try:
+        return sweep_once(repo, stores, current_settings(), time.time())
+    finally:
+        repo.release_lease(LEASE_NAME, holder)
+
+
+async def run_forever(
+    repo: Repo, stores: Stores, current_settings: Callable[[], dict[str, Any]]
+) -> None:
+    """The background loop of one app process."""
     while True:
         await asyncio.sleep(INTERVAL_SECONDS)
         try:
-            if await run_in_threadpool(
-                repo.take_lease, LEASE_NAME, holder, time.time(), LEASE_SECONDS
-            ):
-                settings = await run_in_threadpool(current_settings)
-                await run_in_threadpool(sweep_once, repo, stores, settings, time.time())
+            await run_in_threadpool(sweep_exclusively, repo, stores, current_settings)
         except (RepoUnavailable, StoreUnavailable) as exc:
             log.warning("sweep skipped: %s", exc)

@@ -59,6 +59,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> Server:
+        """Start the process without waiting for it, so several can start at once."""
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         env = {**os.environ, "IMGHOST_ADMIN_KEY": self.admin_key, **self.env}
         command = [*IMGHOST, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
@@ -70,10 +76,9 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_ready()
         return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             assert self.process is not None

@@ -25,9 +25,8 @@ from imghost.limits.redis import RedisLimiter
 from imghost.repo import migrations
 from imghost.repo.schema import usage
 from imghost.repo.sql import make_engine
-from tests.repo.test_contract import postgres_schema_url
+from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 
-POSTGRES_URL = os.environ.get("IMGHOST_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("IMGHOST_TEST_REDIS_URL", "")
 T0 = 1_800_000_000.0
 MB = 1_000_000
@@ -85,10 +84,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             instance = Backend("sqlite", migrated(f"sqlite:///{tmp_path}/imghost.db"))
         elif request.param == "postgres":
             if not POSTGRES_URL:
-                pytest.skip("PostgreSQL tests need IMGHOST_TEST_POSTGRES_URL (set by .ci/run)")
-            schema_url = stack.enter_context(
-                contextlib.contextmanager(postgres_schema_url)(POSTGRES_URL)
-            )
+                pytest.skip(NO_POSTGRES)
+            schema_url = stack.enter_context(postgres_schema_url(POSTGRES_URL))
             instance = Backend("postgres", migrated(schema_url))
         else:
             if not REDIS_URL:

@@ -2,54 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import ROOT, Server, auth, free_port, unique_png
+from tests.conftest import ROOT, Server, auth, unique_png
+from tests.nginx import needs_nginx, run_nginx
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("nginx") is None and not os.environ.get("IMGHOST_TEST_NGINX"),
-    reason="needs nginx (apt-get install nginx-light); IMGHOST_TEST_NGINX=1 makes it mandatory",
-)
+pytestmark = needs_nginx
 
 
 @pytest.fixture
 def front(own_server: Server, tmp_path: Path) -> Iterator[str]:
     own_server.workers = 1
     server = own_server.start()
-    port = free_port()
     site = (ROOT / "deploy" / "nginx-local-store.conf").read_text()
     site = site.replace("/srv/imghost/data", str(server.data_dir))
     site = site.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nuser root;\n"
-        f"events {{}}\nhttp {{\n access_log off;\n include {tmp_path}/site.conf;\n}}\n"
-    )
-    process = subprocess.Popen(
-        ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=10)
+    with run_nginx(site, tmp_path) as url:
+        yield url
 
 
 def test_images_come_from_nginx_and_the_rest_from_imghost(front: str, own_server: Server) -> None:

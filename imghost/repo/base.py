@@ -66,6 +66,10 @@ class RepoUnavailable(Exception):
     """The database cannot be reached or did not answer; nothing was written."""
 
 
+class DuplicateKey(Exception):
+    """A key with the same secret exists already; nothing was written."""
+
+
 class Repo(Protocol):
     def create_key(
         self,
@@ -146,6 +150,10 @@ class Repo(Protocol):
 
     def take_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
         """Hold the named lease until now + seconds if it is free, expired or ours already."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the named lease up if `holder` still holds it."""
         ...
 
     def get_settings(self) -> dict[str, Any]: ...

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from imghost.repo import migrations
-from imghost.repo.base import ApiKey, RepoUnavailable, Role, Upload, UsageStats
+from imghost.repo.base import ApiKey, DuplicateKey, RepoUnavailable, Role, Upload, UsageStats
 from imghost.repo.schema import api_keys, leases, settings, uploads
 
 
@@ -118,8 +118,11 @@ class SqlRepo:
             allow_ips=allow_ips,
         )
         row = {**asdict(key), "allow_ips": list(allow_ips)}
-        with self._write() as conn:
-            conn.execute(insert(api_keys).values(key_hash=key_hash, **row))
+        try:
+            with self._write() as conn:
+                conn.execute(insert(api_keys).values(key_hash=key_hash, **row))
+        except IntegrityError as exc:
+            raise DuplicateKey(key.prefix) from exc
         return key
 
     def update_key(self, key_id: str, **changes: Any) -> ApiKey | None:
@@ -309,6 +312,10 @@ class SqlRepo:
                 return True
         except IntegrityError:
             return False  # another process created the lease between our look and our insert
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
 
     def get_settings(self) -> dict[str, Any]:
         with self._begin() as conn:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -15,7 +11,8 @@ from sqlalchemy import func, select
 
 from imghost.repo.base import Upload
 from imghost.repo.schema import uploads
-from imghost.store.s3 import S3Settings, S3Store
+from imghost.store.s3 import S3Settings
+from tests.cdn import cdn_in_front_of
 from tests.conftest import Server, auth, png_bytes, s3_changes
 from tests.http.test_settings_api import put
 from tests.seaweed import SeaweedS3, start_seaweed
@@ -87,37 +84,6 @@ def test_s3_redirect_mode(single: Server, seaweed: SeaweedS3) -> None:
     assert redirect.status_code == 302
     assert "X-Amz-Signature=" in redirect.headers["location"]
     assert requests.get(url).content == data
-
-
-@contextmanager
-def cdn_in_front_of(settings: S3Settings) -> Iterator[str]:
-    """A CDN stand-in: serves `/{object key}` from the bucket with its own credentials."""
-    origin = S3Store(settings)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            key = self.path.lstrip("/").removeprefix(settings.prefix)
-            try:
-                body = b"".join(origin.open_range(key, 0, 1 << 30))
-            except Exception:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_s3_public_mode_hands_out_cdn_urls(single: Server, seaweed: SeaweedS3) -> None:

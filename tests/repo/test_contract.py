@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 import threading
 import time
@@ -11,28 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from imghost.repo import migrations
-from imghost.repo.base import RepoUnavailable, Upload
+from imghost.repo.base import DuplicateKey, RepoUnavailable, Upload
 from imghost.repo.sql import SqlRepo
-
-POSTGRES_URL = os.environ.get("IMGHOST_TEST_POSTGRES_URL", "")
-
-
-def postgres_schema_url(base_url: str) -> Iterator[str]:
-    """A schema of this test's own on the given PostgreSQL, dropped afterwards."""
-    schema = "imghost_test_" + secrets.token_hex(6)
-    admin = create_engine(make_url(base_url).set(drivername="postgresql+psycopg"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield str(make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"}))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,8 +23,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path}/imghost.db"
         return
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need IMGHOST_TEST_POSTGRES_URL (set by .ci/run)")
-    yield from postgres_schema_url(POSTGRES_URL)
+        pytest.skip(NO_POSTGRES)
+    with postgres_schema_url(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture
@@ -87,7 +70,7 @@ def test_keys_round_trip(repo: SqlRepo) -> None:
 
 def test_key_hashes_are_unique(repo: SqlRepo) -> None:
     repo.create_key(name="a", role="user", key_hash="e" * 64, prefix="sk-a", expires_at=None)
-    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+    with pytest.raises(DuplicateKey):
         repo.create_key(name="b", role="user", key_hash="e" * 64, prefix="sk-b", expires_at=None)
 
 
@@ -158,6 +141,14 @@ def test_a_lease_has_one_holder_until_it_lapses(repo: SqlRepo) -> None:
     assert not repo.take_lease("sweeper", "b", now=1079.0, seconds=60)
     assert repo.take_lease("sweeper", "b", now=1081.0, seconds=60)
     assert not repo.take_lease("sweeper", "a", now=1082.0, seconds=60)
+
+
+def test_a_released_lease_is_free_at_once_but_only_its_holder_releases_it(repo: SqlRepo) -> None:
+    assert repo.take_lease("sweeper", "a", now=1000.0, seconds=60)
+    repo.release_lease("sweeper", "b")
+    assert not repo.take_lease("sweeper", "b", now=1001.0, seconds=60)
+    repo.release_lease("sweeper", "a")
+    assert repo.take_lease("sweeper", "b", now=1002.0, seconds=60)
 
 
 def test_a_lease_is_taken_once_by_racing_holders(database_url: str) -> None:
