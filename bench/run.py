@@ -123,8 +123,8 @@ def peak_rss(pid: int) -> Iterator[list[float]]:
 
 def wrk(url: str, connections: int, seconds: int, env: dict[str, str]) -> dict[str, int]:
     command = [
-        "wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-        "--timeout", "60s", "-s", str(HERE / "wrk.lua"), url,
+        "wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
+        "--latency", "--timeout", "60s", "-s", str(HERE / "wrk.lua"), url,
     ]  # fmt: skip
     run_env = {**os.environ, **env}
     output = subprocess.run(command, env=run_env, capture_output=True, text=True, check=True)
@@ -250,12 +250,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 s per workload instead of 10 s")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="1/2/3 instances behind nginx on PostgreSQL + Redis + SeaweedFS, and the "
+        "database's cost, instead of the peers (bench/scale.py)",
+    )
     args = parser.parse_args()
     seconds, warmup = (3, 1) if args.quick else (10, 2)
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed: run bash bench/setup.sh first")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.scale:
+        from bench import scale
+
+        scale.main(seconds, warmup, args.out)
+        return
     workloads = [
         Workload("upload 100 kB JPEG", 16, noise_image("JPEG", 100_000), "small.jpg", True),
         Workload("upload 20 MB PNG", 16, noise_image("PNG", 19_500_000), "large.png", True),
