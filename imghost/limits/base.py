@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from imghost.metrics import LIMIT_REFUSALS
+
 LimitKind = Literal["rate_limited", "quota_exceeded"]
 
 REQUEST_WINDOW = 60.0
@@ -29,6 +31,8 @@ class LimitExceeded(Exception):
         self.message = message
         # Clients sleep on this; zero would make them spin against a limit that has not freed.
         self.retry_after = max(1, int(retry_after))
+        # Counted as it is made: every backend builds its refusals here, whatever the request.
+        LIMIT_REFUSALS.labels(kind).inc()
 
 
 class LimitsUnavailable(Exception):

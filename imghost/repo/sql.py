@@ -35,14 +35,21 @@ from imghost.repo.schema import api_keys, leases, settings, uploads
 
 
 def make_engine(database_url: str) -> Engine:
+    """An engine whose statements are timed for `/metrics`."""
+    # Imported here: `imghost serve` imports this module before it tells prometheus_client,
+    # which picks where values live when first imported, to keep them in files.
+    from imghost.metrics import time_statements
+
     url = make_url(database_url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    time_statements(engine)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -20,7 +20,16 @@ def _section(settings: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def build_store(backend: str, settings: Mapping[str, Any], data_dir: Path) -> Store:
-    """A new store for `backend` from run-time settings; StoreUnavailable if misconfigured."""
+    """A new store for `backend` from run-time settings, its backend calls timed for
+    `/metrics`; StoreUnavailable if misconfigured."""
+    # Imported here: `imghost serve` imports this module before it tells prometheus_client,
+    # which picks where values live when first imported, to keep them in files.
+    from imghost.metrics import TimedStore
+
+    return TimedStore(_open(backend, settings, data_dir))
+
+
+def _open(backend: str, settings: Mapping[str, Any], data_dir: Path) -> Store:
     if backend == "local":
         return LocalStore(data_dir)
     if backend == "s3":
