@@ -17,6 +17,7 @@ from PIL import Image
 
 from imghost.errors import ApiError
 from imghost.ingest import formats
+from imghost.ingest.formats import png
 from imghost.ingest.identify import describe
 
 ALLOWED = "JPEG, PNG, GIF or WebP"
@@ -120,6 +121,10 @@ def _decode_frames(fp: BinaryIO, structure: formats.Structure, max_pixels: int) 
             # Pillow's DCT scaling breaks seeking to MPO's later pictures; those decode in full.
             _decode_jpeg(im, scaled=not structure.reencode and im.format == "JPEG")
             return _orientation(im)
+        if _plain_png(structure) and png.inflate_check(fp):
+            # Nothing in the file can carry an orientation (no EXIF, XMP or text chunks), and
+            # the pixel data is whole: the picture is known good without decoding it.
+            return 1
         if getattr(im, "n_frames", 1) != structure.frames:
             raise corrupt(
                 ValueError(f"{im.n_frames} frames decode, the file lists {structure.frames}")
@@ -129,6 +134,15 @@ def _decode_frames(fp: BinaryIO, structure: formats.Structure, max_pixels: int) 
             im.load()
         im.seek(0)
         return _orientation(im)
+
+
+def _plain_png(structure: formats.Structure) -> bool:
+    """A still PNG with no chunk that metadata stripping would remove."""
+    return (
+        structure.format == "png"
+        and structure.frames == 1
+        and structure.keep == ((0, structure.length),)
+    )
 
 
 def _decode_jpeg(im: Image.Image, scaled: bool) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from imghost.ingest.formats._common import (
     Budget,
@@ -220,3 +222,58 @@ def _image_header(view: memoryview, chunk: _Chunk) -> _Walk:
 def _check_transparency(colour_type: int, chunk: _Chunk) -> None:
     if _TRNS_LENGTH.get(colour_type, chunk.size) != chunk.size:
         raise damaged("The PNG transparency (tRNS) chunk has the wrong length")
+
+
+# Samples per pixel for each colour type (section 11.2.1).
+_CHANNELS = {_GREY: 1, _TRUECOLOUR: 3, _INDEXED: 1, _GREY_ALPHA: 2, 6: 4}
+_FILTER_TYPES = 5  # None, Sub, Up, Average, Paeth
+_READ_BLOCK = 1 << 20
+_INFLATE_BLOCK = 1 << 20
+_ANIMATION_CHUNKS = frozenset({b"acTL", b"fcTL", b"fdAT"})
+
+
+def inflate_check(fp: BinaryIO) -> bool:
+    """Inflate a plain PNG's image data and check every row, one block in memory at a time.
+
+    What a decoder would find wrong in the pixel data of a still, non-interlaced PNG (a broken
+    or short deflate stream, an unknown row filter) is found here without unfiltering rows or
+    holding the picture; ValueError and zlib.error say what. Returns False, having checked
+    nothing, for files it leaves to a full decoder: interlaced or animated ones. The chunk
+    layout and CRCs must already have passed `parse`.
+    """
+    fp.seek(len(_SIGNATURE) + 8)
+    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", fp.read(13))
+    if interlace:
+        return False
+    stride = 1 + (width * _CHANNELS[colour_type] * depth + 7) // 8
+    expected = stride * height
+    inflater = zlib.decompressobj()
+    produced = 0
+    fp.seek(_IHDR_END)
+    while produced < expected:
+        size, kind = struct.unpack(">I4s", fp.read(8))
+        if kind in _ANIMATION_CHUNKS:
+            return False
+        if kind == b"IEND":
+            break
+        if kind != b"IDAT":
+            fp.seek(size + 4, os.SEEK_CUR)
+            continue
+        for _ in range(0, size, _READ_BLOCK):
+            data = fp.read(min(_READ_BLOCK, size))
+            size -= len(data)
+            while data and produced < expected:
+                rows = inflater.decompress(data, _INFLATE_BLOCK)
+                data = inflater.unconsumed_tail
+                _check_filters(rows[: expected - produced], produced, stride)
+                produced += len(rows)
+        fp.seek(size + 4, os.SEEK_CUR)
+    if produced < expected:
+        raise ValueError(f"the image data ends after {produced // stride} of {height} rows")
+    return True
+
+
+def _check_filters(rows: bytes, offset: int, stride: int) -> None:
+    """Each row starts with its filter type; `offset` is where `rows` sits in the stream."""
+    if max(rows[-offset % stride :: stride], default=0) >= _FILTER_TYPES:
+        raise ValueError("a row of the image data names an unknown filter type")
