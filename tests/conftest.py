@@ -21,6 +21,7 @@ from PIL import Image
 
 from imghost.keys import display_prefix, generate_key, hash_key
 from imghost.repo.sql import SqlRepo
+from imghost.store.s3 import S3Settings
 from tests.seaweed import SeaweedS3, start_seaweed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,6 +195,17 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     instance = start_seaweed(tmp_path_factory.mktemp("seaweed"))
     yield instance
     instance.stop()
+
+
+def bucket_of(seaweed: SeaweedS3, changes: dict[str, object]) -> S3Settings:
+    """The store settings `changes` (from `s3_changes`) select, for reading the bucket directly."""
+    return S3Settings(
+        bucket=seaweed.bucket,
+        endpoint_url=seaweed.endpoint,
+        access_key_id=seaweed.access_key_id,
+        secret_access_key=seaweed.secret_access_key,
+        prefix=str(changes["storage.s3.prefix"]),
+    )
 
 
 def s3_changes(seaweed: SeaweedS3, **overrides: object) -> dict[str, object]:

@@ -31,7 +31,16 @@ from imghost.repo.sql import SqlRepo
 from imghost.store.s3 import S3Settings, S3Store
 from imghost.sweeper import LEASE_NAME
 from tests.cdn import cdn_in_front_of
-from tests.conftest import IMGHOST, ROOT, Server, auth, jpeg_bytes, s3_changes, unique_png
+from tests.conftest import (
+    IMGHOST,
+    ROOT,
+    Server,
+    auth,
+    bucket_of,
+    jpeg_bytes,
+    s3_changes,
+    unique_png,
+)
 from tests.nginx import needs_nginx, run_nginx
 from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 from tests.seaweed import SeaweedS3
@@ -161,13 +170,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedS3) -> Ite
             (base / "cache").mkdir()
             with run_nginx(cluster_site(nodes, base / "cache"), base) as front:
                 changes = s3_changes(seaweed)
-                bucket = S3Settings(
-                    bucket=seaweed.bucket,
-                    endpoint_url=seaweed.endpoint,
-                    access_key_id=seaweed.access_key_id,
-                    secret_access_key=seaweed.secret_access_key,
-                    prefix=str(changes["storage.s3.prefix"]),
-                )
+                bucket = bucket_of(seaweed, changes)
                 built = Cluster(nodes, front, database_url, postgres, redis_cut, bucket, admin_key)
                 built.put_settings(nodes[0], {**changes, "public_url": front})
                 for node in nodes:

@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 
 from imghost.repo.base import Upload
 from imghost.repo.schema import uploads
-from imghost.store.s3 import S3Settings
 from tests.cdn import cdn_in_front_of
-from tests.conftest import Server, auth, png_bytes, s3_changes
+from tests.conftest import Server, auth, bucket_of, png_bytes, s3_changes
 from tests.http.test_settings_api import put
 from tests.seaweed import SeaweedS3, start_seaweed
 
@@ -89,13 +88,7 @@ def test_s3_redirect_mode(single: Server, seaweed: SeaweedS3) -> None:
 def test_s3_public_mode_hands_out_cdn_urls(single: Server, seaweed: SeaweedS3) -> None:
     key, _ = single.new_key()
     changes = s3_changes(seaweed)
-    bucket = S3Settings(
-        bucket=seaweed.bucket,
-        endpoint_url=seaweed.endpoint,
-        access_key_id=seaweed.access_key_id,
-        secret_access_key=seaweed.secret_access_key,
-        prefix=str(changes["storage.s3.prefix"]),
-    )
+    bucket = bucket_of(seaweed, changes)
     with cdn_in_front_of(bucket) as cdn:
         changes |= {"storage.s3.get_mode": "public", "storage.s3.public_base_url": cdn}
         assert put(single, changes).status_code == 200
