@@ -17,13 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
 from imghost.ingest.pipeline import discard
 from imghost.metrics import SWEEPS, SWEPT
 from imghost.repo.base import Repo, RepoUnavailable, Upload
 from imghost.store.base import StoreUnavailable
 from imghost.store.registry import Stores
+from imghost.threads import run_blocking
 
 LEASE_NAME = "sweeper"
 INTERVAL_SECONDS = 30.0
@@ -79,6 +78,6 @@ async def run_forever(
     while True:
         await asyncio.sleep(INTERVAL_SECONDS)
         try:
-            await run_in_threadpool(sweep_exclusively, repo, stores, current_settings)
+            await run_blocking(sweep_exclusively, repo, stores, current_settings)
         except (RepoUnavailable, StoreUnavailable) as exc:
             log.warning("sweep skipped: %s", exc)

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from imghost.auth import Principal, authenticate, bearer_token
@@ -15,6 +14,7 @@ from imghost.errors import ApiError, database_unavailable, limit_reached, limits
 from imghost.limits import LimitExceeded, LimitsUnavailable
 from imghost.repo.base import RepoUnavailable
 from imghost.services import Services, services_of
+from imghost.threads import run_blocking
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def _authorize(services: Services, token: str, client_ip: str | None, admin: boo
 
 async def authorize(request: Request, *, admin: bool = False) -> Access:
     client_ip = request.client.host if request.client else None
-    access = await run_in_threadpool(
+    access = await run_blocking(
         _authorize, services_of(request), bearer_token(request), client_ip, admin
     )
     # For the access log, which names keys, never shows them.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -15,6 +14,7 @@ from imghost.repo.base import RepoUnavailable
 from imghost.services import Services, services_of
 from imghost.settings import SettingError, described, with_defaults
 from imghost.settings_update import StorageCheckFailed, update_settings
+from imghost.threads import run_blocking
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -38,7 +38,7 @@ async def get_settings(request: Request) -> JSONResponse:
     await authorize(request, admin=True)
     services = services_of(request)
     try:
-        return JSONResponse({"settings": await run_in_threadpool(_read, services)})
+        return JSONResponse({"settings": await run_blocking(_read, services)})
     except RepoUnavailable as exc:
         raise database_unavailable(exc) from exc
 
@@ -48,6 +48,6 @@ async def put_settings(request: Request) -> JSONResponse:
     services = services_of(request)
     changes = await json_object(request, MAX_BODY_BYTES)
     try:
-        return JSONResponse({"settings": await run_in_threadpool(_write, services, changes)})
+        return JSONResponse({"settings": await run_blocking(_write, services, changes)})
     except RepoUnavailable as exc:
         raise database_unavailable(exc) from exc

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -28,6 +27,7 @@ from imghost.ingest.validate import require_image
 from imghost.repo.base import Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
+from imghost.threads import run_blocking
 
 FILE_ID_PREFIX = "file-"
 JSON_OVERHEAD_BYTES = 64 * 1024
@@ -165,7 +165,7 @@ async def upload_url(request: Request) -> JSONResponse:
         raise ApiError(400, "missing_url", "Send the image's address in the JSON field 'url'.")
     spool = _new_spool(request, access)
     try:
-        fetched = await run_in_threadpool(fetch_into, url, fetch_policy(access.settings), spool)
+        fetched = await run_blocking(fetch_into, url, fetch_policy(access.settings), spool)
     except BaseException:
         spool.discard()
         raise
@@ -195,7 +195,7 @@ async def _find(request: Request, access: Access) -> Upload:
     if not file_id.startswith(FILE_ID_PREFIX):
         raise _not_found()
     repo = services_of(request).repo
-    found = await run_in_threadpool(repo.get_upload, file_id.removeprefix(FILE_ID_PREFIX))
+    found = await run_blocking(repo.get_upload, file_id.removeprefix(FILE_ID_PREFIX))
     return _owned(access, found)
 
 
@@ -211,7 +211,7 @@ async def delete_file(request: Request) -> JSONResponse:
     services = services_of(request)
     try:
         store = services.stores.get(upload.store, access.settings)
-        await run_in_threadpool(discard, upload, store, services.repo)
+        await run_blocking(discard, upload, store, services.repo)
         services.recent.forget(upload.id)
     except StoreUnavailable as exc:
         raise storage_unavailable(exc, "nothing was deleted") from exc
@@ -243,7 +243,7 @@ async def list_files(request: Request) -> JSONResponse:
         before = (cursor.created_at, cursor.id)
     created = (_epoch(params, "created_after"), _epoch(params, "created_before"))
     services = services_of(request)
-    rows = await run_in_threadpool(
+    rows = await run_blocking(
         services.repo.list_uploads, key_id, before, limit + 1, time.time(), created
     )
     page = rows[:limit]
@@ -271,7 +271,7 @@ def _epoch(params: Any, name: str) -> float | None:
 
 async def _find_cursor(request: Request, access: Access, after: str) -> Upload:
     repo = services_of(request).repo
-    found = await run_in_threadpool(repo.get_upload, after.removeprefix(FILE_ID_PREFIX))
+    found = await run_blocking(repo.get_upload, after.removeprefix(FILE_ID_PREFIX))
     if found is None or not (access.principal.is_admin or found.key_id == access.principal.key.id):
         raise ApiError(400, "invalid_after", "after must be the id of a file from the last page.")
     return found

@@ -6,7 +6,6 @@ import dataclasses
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -16,6 +15,7 @@ from imghost.http.jsonbody import json_object
 from imghost.keys import issue_key, normalise_cidrs
 from imghost.repo.base import ApiKey, RepoUnavailable
 from imghost.services import services_of
+from imghost.threads import run_blocking
 
 MAX_BODY_BYTES = 16 * 1024
 STATS_DAYS = 30
@@ -80,7 +80,7 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
 
 async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
     try:
-        return await run_in_threadpool(function, *args, **kwargs)
+        return await run_blocking(function, *args, **kwargs)
     except RepoUnavailable as exc:
         raise database_unavailable(exc) from exc
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -10,6 +9,7 @@ from imghost.http.openapi import openapi_document
 from imghost.repo.base import RepoUnavailable
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
+from imghost.threads import run_blocking
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -25,7 +25,7 @@ async def readyz(request: Request) -> JSONResponse:
 
     for name, check in (("database", services.repo.ping), ("store", check_store)):
         try:
-            await run_in_threadpool(check)
+            await run_blocking(check)
             checks[name] = "ok"
         except (RepoUnavailable, StoreUnavailable) as exc:
             checks[name] = f"unavailable: {exc}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from imghost.errors import ApiError, storage_unavailable
 from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
+from imghost.threads import iterate_blocking, run_blocking
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -56,7 +56,7 @@ async def proxied(
     # The first chunk is read before answering, so that a store that is down or has lost the
     # object gets a clean error status instead of a response cut off after its headers.
     try:
-        first = await run_in_threadpool(next, chunks, b"")
+        first = await run_blocking(next, chunks, b"")
     except ObjectMissing as exc:
         raise ApiError(404, "not_found", "The image's bytes are missing from the store.") from exc
     except StoreUnavailable as exc:
@@ -64,7 +64,7 @@ async def proxied(
 
     async def body() -> AsyncIterator[bytes]:
         yield first
-        async for chunk in iterate_in_threadpool(chunks):
+        async for chunk in iterate_blocking(chunks):
             yield chunk
 
     return StreamingResponse(

@@ -13,7 +13,6 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
@@ -22,6 +21,7 @@ from imghost.http.ranges import proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
+from imghost.threads import run_blocking
 
 _NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
 _DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
@@ -62,7 +62,7 @@ async def find_upload(request: Request) -> Upload:
     upload = services.recent.get(match[1])
     if upload is None:
         try:
-            upload = await run_in_threadpool(services.repo.get_upload, match[1])
+            upload = await run_blocking(services.repo.get_upload, match[1])
         except RepoUnavailable as exc:
             raise database_unavailable(exc, "the image cannot be read now") from exc
         if upload is not None:
@@ -82,7 +82,7 @@ async def serve_image(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     services = services_of(request)
     try:
-        settings = services.settings.fresh() or await run_in_threadpool(services.settings.current)
+        settings = services.settings.fresh() or await run_blocking(services.settings.current)
         store = services.stores.get(upload.store, settings)
         # Computed locally by every backend (a presigned URL is a signature, not a request).
         redirect = store.redirect_url(upload.where)

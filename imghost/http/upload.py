@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -17,6 +16,7 @@ from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image, unsupported
 from imghost.repo.base import Upload
 from imghost.services import services_of
+from imghost.threads import run_blocking
 
 
 def expires_at(
@@ -62,7 +62,7 @@ async def store_spool(
         if spool.size == 0:
             raise unsupported(b"")
         spooled = Spooled(spool.path, spool.size, digest, filename)
-        return await run_in_threadpool(
+        return await run_blocking(
             ingest, spooled, order, services.stores, services.repo, services.limiter
         )
     finally:
