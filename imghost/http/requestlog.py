@@ -84,6 +84,7 @@ class RequestLog:
                         "request_id": request_id,
                         "method": scope["method"],
                         "path": scope["path"],
+                        "route": route,
                         "status": outcome["status"],
                         "bytes_out": outcome["bytes"],
                         "duration_ms": round(duration * 1000, 2),

@@ -50,5 +50,6 @@ def test_one_json_log_line_per_request_naming_the_key_not_showing_it(
     assert len(lines) == 1
     entry = lines[0]
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/upload", 200)
+    assert entry["route"] == "/api/upload"
     assert entry["key"] == "test"
     assert entry["duration_ms"] > 0
