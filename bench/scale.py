@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from bench import peers
 from bench.peers import ADMIN_KEY, Peer
 from bench.run import Result, Workload, image_file, measure, noise_image, place_image
 from tests.conftest import free_port
+from tests.nginx import cluster_site
 from tests.postgres import postgres_schema_url
 from tests.seaweed import SeaweedS3, start_seaweed
 
@@ -88,22 +88,12 @@ def s3_settings(seaweed: SeaweedS3) -> list[str]:
     ]
 
 
-def cluster_site(ports: list[int], cached: bool) -> str:
-    """deploy/nginx-cluster.conf balancing over `ports`, with or without its image cache."""
-    site = (ROOT / "deploy" / "nginx-cluster.conf").read_text()
-    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in ports)
-    site = re.sub(r"(    server 127\.0\.0\.1:800\d [^\n]*\n)+", servers, site)
-    if not cached:
-        site = site.replace("        proxy_cache imghost_images;\n", "")
-    return site
-
-
 @contextmanager
 def front(ports: list[int], cached: bool, key: str) -> Iterator[Peer]:
     prefix = Path(tempfile.mkdtemp(prefix="bench-front-"))
     port = free_port()
-    site = cluster_site(ports, cached).replace("listen 80;", f"listen 127.0.0.1:{port};")
-    (prefix / "site.conf").write_text(site.replace("/var/cache/nginx/imghost", str(prefix)))
+    site = cluster_site(ports, prefix, cached=cached)
+    (prefix / "site.conf").write_text(site.replace("listen 80;", f"listen 127.0.0.1:{port};"))
     (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
     command = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
     peer = Peer("nginx", command, port, key=key).start()

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +137,16 @@ class Server:
         finally:
             repo.close()
         return key, record.id
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 15) -> bool:
+    """Poll until `condition` holds (a change reaching other processes, a line being logged)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.fixture(scope="session")

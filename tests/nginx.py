@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 
 START_TIMEOUT_SECONDS = 20
 
@@ -22,6 +23,24 @@ needs_nginx = pytest.mark.skipif(
     shutil.which("nginx") is None and not os.environ.get("IMGHOST_TEST_NGINX"),
     reason="needs nginx (apt-get install nginx-light); IMGHOST_TEST_NGINX=1 makes it mandatory",
 )
+
+
+_UPSTREAM_SERVERS = re.compile(r"(    server 127\.0\.0\.1:800\d( [^\n]*)?;\n)+")
+
+
+def cluster_site(ports: list[int], cache_dir: Path, *, cached: bool = True) -> str:
+    """deploy/nginx-cluster.conf balancing over `ports` (each with the recipe's own server
+    options), its image cache in `cache_dir`, or no image cache at all."""
+    site = (ROOT / "deploy" / "nginx-cluster.conf").read_text()
+    servers = _UPSTREAM_SERVERS.search(site)
+    if servers is None:
+        raise ValueError("deploy/nginx-cluster.conf lists no 127.0.0.1:800N upstream servers")
+    template = servers.group(1)
+    lines = "".join(template.replace(template.split()[1], f"127.0.0.1:{port}", 1) for port in ports)
+    site = site[: servers.start()] + lines + site[servers.end() :]
+    if not cached:
+        site = site.replace("        proxy_cache imghost_images;\n", "")
+    return site.replace("/var/cache/nginx/imghost", str(cache_dir))
 
 
 @contextmanager

@@ -13,10 +13,9 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -33,15 +32,15 @@ from imghost.sweeper import LEASE_NAME
 from tests.cdn import cdn_in_front_of
 from tests.conftest import (
     IMGHOST,
-    ROOT,
     Server,
     auth,
     bucket_of,
+    eventually,
     jpeg_bytes,
     s3_changes,
     unique_png,
 )
-from tests.nginx import needs_nginx, run_nginx
+from tests.nginx import cluster_site, needs_nginx, run_nginx
 from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 from tests.seaweed import SeaweedS3
 from tests.tcpcut import Cuttable
@@ -115,16 +114,6 @@ class Cluster:
         assert [key for (key,) in ready if not store.exists(key)] == []
 
 
-def eventually(condition: Callable[[], bool], seconds: float = PROPAGATION_SECONDS) -> float:
-    """Poll `condition` until it holds; returns how long that took."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > seconds:
-            raise AssertionError(f"condition still false after {seconds:.0f} s")
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
 def upload(base_url: str, key: str, data: bytes) -> requests.Response:
     return requests.post(
         base_url + "/api/upload", headers=auth(key), files={"file": ("a.png", data)}, timeout=60
@@ -133,13 +122,6 @@ def upload(base_url: str, key: str, data: bytes) -> requests.Response:
 
 def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[3]
-
-
-def cluster_site(nodes: list[Server], cache_dir: Path) -> str:
-    site = (ROOT / "deploy" / "nginx-cluster.conf").read_text()
-    for number, node in enumerate(nodes, start=1):
-        site = site.replace(f"127.0.0.1:800{number} ", f"127.0.0.1:{node.port} ")
-    return site.replace("/var/cache/nginx/imghost", str(cache_dir))
 
 
 @pytest.fixture(scope="module")
@@ -168,13 +150,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedS3) -> Ite
             for node in nodes:
                 node.wait_ready()
             (base / "cache").mkdir()
-            with run_nginx(cluster_site(nodes, base / "cache"), base) as front:
+            site = cluster_site([node.port for node in nodes], base / "cache")
+            with run_nginx(site, base) as front:
                 changes = s3_changes(seaweed)
                 bucket = bucket_of(seaweed, changes)
                 built = Cluster(nodes, front, database_url, postgres, redis_cut, bucket, admin_key)
                 built.put_settings(nodes[0], {**changes, "public_url": front})
                 for node in nodes:
-                    eventually(lambda node=node: upload_lands_in_s3(built, node))
+                    assert eventually(
+                        lambda node=node: upload_lands_in_s3(built, node), PROPAGATION_SECONDS
+                    )
                 yield built
         finally:
             for node in nodes:
@@ -251,13 +236,14 @@ def test_public_mode_every_instance_points_at_the_same_cdn_url(cluster: Cluster)
         try:
             cdn_url = f"{cdn}/{cluster.bucket.prefix}{stored.lstrip('/')}"
             for node in cluster.nodes:
-                eventually(
+                assert eventually(
                     lambda node=node: (
                         requests.get(
                             node.url + stored, allow_redirects=False, timeout=10
                         ).headers.get("location")
                         == cdn_url
-                    )
+                    ),
+                    PROPAGATION_SECONDS,
                 )
             assert requests.get(cdn_url, timeout=10).content == data
             fresh = upload(cluster.nodes[2].url, key, unique_png(41, 80)).json()["data"]
@@ -265,10 +251,11 @@ def test_public_mode_every_instance_points_at_the_same_cdn_url(cluster: Cluster)
         finally:
             cluster.put_settings(cluster.nodes[1], {"storage.s3.get_mode": "proxy"})
     for node in cluster.nodes:
-        eventually(
+        assert eventually(
             lambda node=node: (
                 requests.get(node.url + stored, allow_redirects=False, timeout=10).content == data
-            )
+            ),
+            PROPAGATION_SECONDS,
         )
 
 
@@ -279,11 +266,17 @@ def test_a_setting_changed_on_one_instance_reaches_every_instance(cluster: Clust
     cluster.put_settings(cluster.nodes[0], {"limits.max_upload_bytes": 4096})
     try:
         for node in cluster.nodes:
-            eventually(lambda node=node: upload(node.url, key, photo).status_code == 413)
+            assert eventually(
+                lambda node=node: upload(node.url, key, photo).status_code == 413,
+                PROPAGATION_SECONDS,
+            )
     finally:
         cluster.put_settings(cluster.nodes[2], {"limits.max_upload_bytes": 20 * 1024 * 1024})
     for node in cluster.nodes:
-        eventually(lambda node=node: upload(node.url, key, jpeg_bytes(120, 120)).status_code == 200)
+        assert eventually(
+            lambda node=node: upload(node.url, key, jpeg_bytes(120, 120)).status_code == 200,
+            PROPAGATION_SECONDS,
+        )
 
 
 def spread_uploads(cluster: Cluster, key: str, images: list[bytes]) -> list[requests.Response]:
@@ -400,10 +393,10 @@ def test_killing_an_instance_under_load_loses_no_acknowledged_upload(cluster: Cl
         thread.start()
     victim = cluster.nodes[1]
     try:
-        eventually(lambda: len(acknowledged) >= 20, seconds=60)
+        assert eventually(lambda: len(acknowledged) >= 20, seconds=60)
         victim.kill()
         at_kill = len(acknowledged)
-        eventually(lambda: len(acknowledged) >= at_kill + 40, seconds=60)
+        assert eventually(lambda: len(acknowledged) >= at_kill + 40, seconds=60)
     finally:
         stop.set()
         for thread in clients:
@@ -441,7 +434,10 @@ def test_postgres_outage_answers_503_and_heals_by_itself(cluster: Cluster) -> No
     finally:
         cluster.postgres.restore()
     for node in cluster.nodes:
-        eventually(lambda node=node: upload(node.url, key, unique_png()).status_code == 200)
+        assert eventually(
+            lambda node=node: upload(node.url, key, unique_png()).status_code == 200,
+            PROPAGATION_SECONDS,
+        )
     cluster.assert_every_record_has_its_bytes()
 
 
@@ -457,5 +453,8 @@ def test_redis_outage_answers_503_and_heals_by_itself(cluster: Cluster) -> None:
     finally:
         cluster.redis.restore()
     for node in cluster.nodes:
-        eventually(lambda node=node: upload(node.url, key, unique_png()).status_code == 200)
+        assert eventually(
+            lambda node=node: upload(node.url, key, unique_png()).status_code == 200,
+            PROPAGATION_SECONDS,
+        )
     cluster.assert_every_record_has_its_bytes()

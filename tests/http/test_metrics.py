@@ -17,9 +17,9 @@ from imghost.settings import with_defaults
 from imghost.store.base import ObjectMissing
 from imghost.store.registry import Stores
 from imghost.store.s3 import S3Settings, S3Store
-from tests.conftest import Server, auth, s3_changes, unique_png
+from tests.conftest import Server, auth, eventually, s3_changes, unique_png
 from tests.http.test_limits_http import limited_key
-from tests.http.test_settings_api import eventually, put
+from tests.http.test_settings_api import put
 from tests.seaweed import SeaweedS3
 
 

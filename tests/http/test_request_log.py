@@ -6,8 +6,7 @@ import json
 
 import requests
 
-from tests.conftest import Server, auth, unique_png
-from tests.http.test_settings_api import eventually
+from tests.conftest import Server, auth, eventually, unique_png
 
 
 def test_every_answer_carries_a_request_id(server: Server, user_key: str) -> None:

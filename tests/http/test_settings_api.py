@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 import requests
 
 from imghost.settings import RUNTIME_SETTINGS
-from tests.conftest import Server, auth, unique_png
+from tests.conftest import Server, auth, eventually, unique_png
 
 
 def settings_url(server: Server) -> str:
@@ -29,16 +26,6 @@ def current(server: Server) -> dict[str, dict[str, object]]:
 def upload(server: Server, key: str, data: bytes | None = None) -> requests.Response:
     files = {"file": ("a.png", data or unique_png())}
     return requests.post(server.url + "/api/upload", headers=auth(key), files=files, timeout=30)
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 15) -> bool:
-    """Poll until `condition` holds: settings reach other processes within a few seconds."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_settings_need_an_admin_key(server: Server, user_key: str) -> None:

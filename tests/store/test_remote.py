@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from imghost.store.remote import RemoteSettings, RemoteStore, UpstreamRejected, find_url
-from tests.conftest import Server, auth, png_bytes, unique_png
+from tests.conftest import Server, auth, eventually, png_bytes, unique_png
 from tests.fakehost import SHAPES, FakeHost, running
-from tests.http.test_settings_api import eventually, put
+from tests.http.test_settings_api import put
 
 KEY = "uploads/2026/11/AbCdEfGhIjKlMnOpQrStUv.png"
 
