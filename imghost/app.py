@@ -25,10 +25,11 @@ from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.requestlog import RequestLog, configure_access_log
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
-from imghost.ingest.spooldir import SpoolDir
+from imghost.ingest.spooldir import SpoolDir, sweep_dead
 from imghost.limits import make_limiter
 from imghost.memory import tune_allocator
 from imghost.metrics import metrics
+from imghost.metrics_dir import MULTIPROC_ENV, reserve_files
 from imghost.recent import RecentUploads
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
@@ -91,13 +92,16 @@ def create_app(config: Config | None = None) -> RequestLog:
     """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker)."""
     config = config or load_config()
     tune_allocator()
+    if metrics_folder := os.environ.get(MULTIPROC_ENV):
+        reserve_files(Path(metrics_folder))
     repo = SqlRepo.connect(config.database_url)
-    own_spool: SpoolDir | None = None
-    if inherited_spool := os.environ.get(SPOOL_DIR_ENV):
-        spool_path = Path(inherited_spool)
-    else:
-        own_spool = SpoolDir.claim(config.tmp_dir)
-        spool_path = own_spool.path
+    # Each worker spools into a folder of its own inside its instance's: a worker that dies
+    # (SIGKILL, the OOM killer) leaves its half-received uploads behind, and the worker that
+    # replaces it removes them on start.
+    spool_root = Path(os.environ.get(SPOOL_DIR_ENV) or config.tmp_dir)
+    sweep_dead(spool_root)
+    own_spool = SpoolDir.claim(spool_root)
+    spool_path = own_spool.path
     services = Services(
         config=config,
         repo=repo,
@@ -119,8 +123,7 @@ def create_app(config: Config | None = None) -> RequestLog:
             sweeping.cancel()
             services.limiter.close()
             repo.close()
-            if own_spool is not None:
-                own_spool.release()
+            own_spool.release()
 
     app = Starlette(
         routes=ROUTES,

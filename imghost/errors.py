@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -90,6 +91,21 @@ def limits_unavailable(exc: Exception) -> ApiError:
 
 def storage_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
     return _unavailable("storage_unavailable", f"The image store failed, so {outcome}", exc)
+
+
+def out_of_space(exc: OSError) -> bool:
+    """The disk (or the user's disk quota) is full: the fault is the server's, not the file's."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def insufficient_storage() -> ApiError:
+    return ApiError(
+        507,
+        "insufficient_storage",
+        "The server's disk is full, so nothing was saved. Try again later; the server's "
+        "operator has to free space.",
+        {"Retry-After": "60"},
+    )
 
 
 def limit_reached(kind: str, message: str, retry_after: int) -> ApiError:

@@ -11,6 +11,12 @@ import shutil
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client keeps a process's values in one memory-mapped file per metric type, made
+# sparse and grown by truncate(): on a full disk the next write to a new page is a SIGBUS that
+# kills the worker. Files whose blocks are reserved up front never fault; imghost's labelled
+# series take well under this much.
+RESERVED_BYTES = 1024 * 1024
+_METRIC_TYPES = ("counter", "histogram")
 
 
 def prepare_multiprocess_dir(tmp_dir: Path) -> Path:
@@ -24,3 +30,23 @@ def prepare_multiprocess_dir(tmp_dir: Path) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     return folder
+
+
+def reserve_files(folder: Path) -> None:
+    """Create this process's metric files with their space allocated, before any value is set.
+
+    prometheus_client opens a file that exists at its current size instead of making its own.
+    """
+    for metric_type in _METRIC_TYPES:
+        path = folder / f"{metric_type}_{os.getpid()}.db"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        try:
+            os.posix_fallocate(fd, 0, RESERVED_BYTES)
+        except OSError:
+            # No room even now: leave the file to prometheus_client, which makes it sparse.
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)

@@ -18,6 +18,8 @@ from imghost.settings import with_defaults
 from imghost.store.registry import Stores
 from imghost.sweeper import sweep_exclusively
 
+RESPAWN_SECONDS = 0.5
+
 
 def ensure_admin_key(config: Config, repo: Repo) -> str | None:
     """Create the admin key on a first start; returns a key that was generated now."""
@@ -57,6 +59,10 @@ def run(config: Config, repo: Repo) -> None:
             workers=config.workers,
             factory=True,
             log_access=False,
+            # A worker that dies (SIGKILL, the OOM killer) is replaced; without this granian
+            # stops the whole server when any worker exits unexpectedly.
+            respawn_failed_workers=True,
+            respawn_interval=RESPAWN_SECONDS,
         ).serve()
     finally:
         spool.release()

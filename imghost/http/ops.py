@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -16,6 +19,17 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+class DiskFull(Exception):
+    """Less room on a disk this instance writes to than one upload may need."""
+
+
+def check_disk(folders: set[Path], needed: int) -> None:
+    for folder in sorted(folders):
+        free = shutil.disk_usage(folder).free
+        if free < needed:
+            raise DiskFull(f"{free} bytes free in {folder}; one upload may need {needed}")
+
+
 async def readyz(request: Request) -> JSONResponse:
     services = services_of(request)
     checks: dict[str, str] = {}
@@ -23,12 +37,24 @@ async def readyz(request: Request) -> JSONResponse:
     def check_store() -> None:
         services.stores.active(services.settings.current()).ping()
 
-    for name, check in (("database", services.repo.ping), ("store", check_store)):
+    def check_disks() -> None:
+        # Uploads are spooled here, and the local store writes under the data folder.
+        needed = services.settings.current()["limits.max_upload_bytes"]
+        check_disk({services.spool_dir, services.config.data_dir}, needed)
+
+    checks_to_run = (
+        ("database", services.repo.ping),
+        ("store", check_store),
+        ("disk", check_disks),
+    )
+    for name, check in checks_to_run:
         try:
             await run_blocking(check)
             checks[name] = "ok"
         except (RepoUnavailable, StoreUnavailable) as exc:
             checks[name] = f"unavailable: {exc}"
+        except DiskFull as exc:
+            checks[name] = f"full: {exc}"
     ready = all(state == "ok" for state in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},

@@ -18,6 +18,7 @@ from imghost.auth import Principal
 from imghost.errors import (
     ApiError,
     database_unavailable,
+    insufficient_storage,
     limit_reached,
     limits_unavailable,
     storage_unavailable,
@@ -27,7 +28,7 @@ from imghost.ingest.validate import Limits
 from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
 from imghost.metrics import UPLOADED_BYTES
 from imghost.repo.base import Repo, RepoUnavailable, Upload
-from imghost.store.base import Store, StoreUnavailable
+from imghost.store.base import Store, StoreFull, StoreUnavailable
 from imghost.store.registry import Stores
 from imghost.store.remote import UpstreamRejected
 
@@ -180,6 +181,8 @@ def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, rep
 
 
 def storage_failed(exc: StoreUnavailable) -> ApiError:
+    if isinstance(exc, StoreFull):
+        return insufficient_storage()
     if isinstance(exc, UpstreamRejected):
         return ApiError(
             502,

@@ -18,8 +18,9 @@ from typing import BinaryIO
 from blake3 import blake3
 from PIL import Image, ImageOps, JpegImagePlugin
 
+from imghost.errors import insufficient_storage, out_of_space
 from imghost.ingest import formats, validate
-from imghost.ingest.spool import SNIFF_BYTES
+from imghost.ingest.spool import SNIFF_BYTES, unwritable
 
 # Decoding holds a whole frame's pixels in memory and keeps a core busy: a few at a time per
 # process bound both, whatever the number of uploads in flight.
@@ -102,11 +103,15 @@ def _prepared(path: Path, structure: formats.Structure, size: int, digest: str) 
 def _write(target: Path, pieces: list[bytes | memoryview]) -> tuple[int, str]:
     hasher = blake3()
     size = 0
-    with target.open("wb") as out:
-        for piece in pieces:
-            out.write(piece)
-            hasher.update(piece)
-            size += len(piece)
+    try:
+        with target.open("wb") as out:
+            for piece in pieces:
+                out.write(piece)
+                hasher.update(piece)
+                size += len(piece)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise unwritable(exc) from exc
     return size, hasher.hexdigest()
 
 
@@ -120,6 +125,8 @@ def _reencode(fp: BinaryIO, structure: formats.Structure, target: Path) -> Prepa
             upright.save(target, format=pillow_format, **options)
     except (OSError, ValueError) as exc:
         target.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and out_of_space(exc):
+            raise insufficient_storage() from exc
         raise validate.corrupt(exc) from exc
     size, digest = _digest(target)
     return PreparedImage(

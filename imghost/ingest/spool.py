@@ -9,7 +9,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from imghost.errors import ApiError
+from imghost.errors import ApiError, insufficient_storage, out_of_space
 
 SNIFF_BYTES = 32
 
@@ -27,8 +27,13 @@ def _human(size: int) -> str:
     return f"{mib:g} MiB" if mib >= 1 else f"{size} bytes"
 
 
+def unwritable(exc: OSError) -> Exception:
+    """What to raise for a failed write of a temporary file: a full disk is the server's 507."""
+    return insufficient_storage() if out_of_space(exc) else exc
+
+
 class Spool:
-    """Bytes on their way in. `discard()` removes them unless `detach()` took the file over."""
+    """Bytes on their way in; `discard()` removes whatever of them is still here."""
 
     def __init__(
         self, directory: Path, limit: int, on_head: Callable[[bytes], None] | None = None
@@ -39,7 +44,10 @@ class Spool:
         self.head = b""
         self._on_head = on_head
         self._hasher = blake3()
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise unwritable(exc) from exc
 
     def write(self, data: bytes | memoryview) -> None:
         if self.size + len(data) > self.limit:
@@ -49,9 +57,12 @@ class Spool:
         if len(self.head) < SNIFF_BYTES:
             self._take_head(bytes(data[: SNIFF_BYTES - len(self.head)]))
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise unwritable(exc) from exc
         self._hasher.update(data)
         self.size += len(data)
 

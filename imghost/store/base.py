@@ -21,6 +21,10 @@ class StoreUnavailable(Exception):
     """The backend failed or cannot be reached; the message says what it answered."""
 
 
+class StoreFull(StoreUnavailable):
+    """The backend has no room for the object (a full disk)."""
+
+
 class ObjectExists(StoreUnavailable):
     """`put_file` found an object at the key already: URLs never change what they serve."""
 

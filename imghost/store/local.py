@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
+from imghost.store.base import (
+    ObjectExists,
+    ObjectMissing,
+    StoreFull,
+    StoreUnavailable,
+    check_key,
+)
 
 _READ_CHUNK = 256 * 1024
 
@@ -33,7 +40,8 @@ class LocalStore:
         except FileExistsError as exc:
             raise ObjectExists(f"{key} exists already") from exc
         except OSError as exc:
-            raise StoreUnavailable(f"cannot write {destination}: {exc.strerror}") from exc
+            failure = StoreFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StoreUnavailable
+            raise failure(f"cannot write {destination}: {exc.strerror}") from exc
         return key
 
     def local_path(self, location: str) -> Path | None:

@@ -13,7 +13,7 @@ def test_healthz_and_readyz(server: Server) -> None:
     assert requests.get(server.url + "/healthz").json() == {"status": "ok"}
     ready = requests.get(server.url + "/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "store": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "store": "ok", "disk": "ok"}
 
 
 def test_openapi_documents_every_route_and_method(server: Server) -> None:
