@@ -125,13 +125,16 @@ class TimedStore:
         self.public_url = store.public_url
         self.redirect_url = store.redirect_url
         self.close = store.close
-        self._put, self._get, self._exists, self._delete, self._check, self._ping = (
+        self._put, self._copy, self._get, self._exists, self._delete, self._check, self._ping = (
             _Operation(store.name, operation)
-            for operation in ("put", "get", "exists", "delete", "check", "ping")
+            for operation in ("put", "copy", "get", "exists", "delete", "check", "ping")
         )
 
     def put_file(self, key: str, path: Path, content_type: str) -> str:
         return self._put.call(self._store.put_file, key, path, content_type)
+
+    def copy(self, location: str, key: str) -> str:
+        return self._copy.call(self._store.copy, location, key)
 
     def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
         # Timed to the first chunk only: the rest goes at the pace of whoever reads it. Backends

@@ -14,17 +14,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import ApiError, storage_unavailable
+from imghost.errors import ApiError, database_unavailable, storage_unavailable
 from imghost.http.access import Access, authorize
 from imghost.http.jsonbody import json_object
 from imghost.http.upload import expires_at, receive_file, store_spool
 from imghost.ingest.base64data import decode_into, max_base64_chars, payload_of
 from imghost.ingest.fetch import FetchPolicy, fetch_into
 from imghost.ingest.multipart import clean_filename
-from imghost.ingest.pipeline import Order, discard
+from imghost.ingest.pipeline import Order, delete
 from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image
-from imghost.repo.base import Upload
+from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
 from imghost.threads import run_blocking
@@ -205,16 +205,18 @@ async def get_file(request: Request) -> JSONResponse:
 
 
 async def delete_file(request: Request) -> JSONResponse:
-    """Bytes, then the record: the URL answers 404 at once."""
+    """The URL answers 404 at once; the bytes and the record go now or in the next sweep."""
     access = await authorize(request)
     upload = await _find(request, access)
     services = services_of(request)
     try:
         store = services.stores.get(upload.store, access.settings)
-        await run_blocking(discard, upload, store, services.repo)
-        services.recent.forget(upload.id)
+        await run_blocking(delete, upload, store, services.repo, time.time())
+    except RepoUnavailable as exc:
+        raise database_unavailable(exc, "nothing was deleted") from exc
     except StoreUnavailable as exc:
         raise storage_unavailable(exc, "nothing was deleted") from exc
+    services.recent.forget(upload.id)
     return JSONResponse({"id": FILE_ID_PREFIX + upload.id, "object": "file", "deleted": True})
 
 

@@ -8,6 +8,7 @@ pending record (never served; swept later) and at most bytes nobody can reach.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -28,9 +29,11 @@ from imghost.ingest.validate import Limits
 from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
 from imghost.metrics import UPLOADED_BYTES
 from imghost.repo.base import Repo, RepoUnavailable, Upload
-from imghost.store.base import Store, StoreFull, StoreUnavailable
+from imghost.store.base import ObjectMissing, Store, StoreFull, StoreUnavailable
 from imghost.store.registry import Stores
 from imghost.store.remote import UpstreamRejected
+
+log = logging.getLogger("imghost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,26 +80,34 @@ def ingest(
 ) -> Upload:
     """Validate, store and record one upload; runs in a worker thread.
 
-    The same bytes from the same key while its first upload lives give that upload back,
-    without storing or charging anything again.
+    Every call makes an upload of its own (its id, URL, lifetime and deletion). When the same
+    key sends bytes it has already stored and still has live, the new upload shares those
+    bytes in the store and is not charged again.
     """
     now = now or time.time()
     key = order.principal.key
-    if order.settings["images.deduplicate"]:
-        try:
-            duplicate = repo.live_duplicate(key.id, spooled.digest, now)
-        except RepoUnavailable as exc:
-            raise database_unavailable(exc) from exc
-        if duplicate is not None:
-            return duplicate
+    earlier = _live_earlier(repo, key.id, spooled.digest, now, order.settings)
     upload_id = new_upload_id()
-    _charge(limiter, key.id, upload_id, spooled.size, key.daily_bytes, now)
+    if earlier is None:
+        _charge(limiter, key.id, upload_id, spooled.size, key.daily_bytes, now)
     try:
-        return _ingest_new(upload_id, spooled, order, stores, repo, now)
+        return _ingest_new(upload_id, spooled, order, stores, repo, now, earlier)
     except BaseException:
-        with contextlib.suppress(LimitsUnavailable):
-            limiter.refund(key.id, upload_id)
+        if earlier is None:
+            with contextlib.suppress(LimitsUnavailable):
+                limiter.refund(key.id, upload_id)
         raise
+
+
+def _live_earlier(
+    repo: Repo, key_id: str, source_digest: str, now: float, settings: dict[str, Any]
+) -> Upload | None:
+    if not settings["images.deduplicate"]:
+        return None
+    try:
+        return repo.live_duplicate(key_id, source_digest, now)
+    except RepoUnavailable as exc:
+        raise database_unavailable(exc) from exc
 
 
 def _charge(
@@ -111,20 +122,33 @@ def _charge(
 
 
 def _ingest_new(
-    upload_id: str, spooled: Spooled, order: Order, stores: Stores, repo: Repo, now: float
+    upload_id: str,
+    spooled: Spooled,
+    order: Order,
+    stores: Stores,
+    repo: Repo,
+    now: float,
+    earlier: Upload | None,
 ) -> Upload:
     settings = order.settings
+    # Validated and prepared afresh even for a repeat: the limits and metadata settings may
+    # have changed since, and only identical prepared bytes are shared.
     prepared = prepare(
         spooled.path, spooled.digest, limits_from(settings), settings["images.strip_metadata"]
     )
     try:
         store = stores.active(settings)
         upload = _record_for(upload_id, prepared, spooled, order, store, now)
-        return _store_and_record(upload, prepared, store, repo)
+        shared = earlier if _same_object(earlier, prepared, store) else None
+        return _store_and_record(upload, prepared, store, repo, shared)
     except StoreUnavailable as exc:
         raise storage_failed(exc) from exc
     finally:
         prepared.path.unlink(missing_ok=True)
+
+
+def _same_object(earlier: Upload | None, prepared: PreparedImage, store: Store) -> bool:
+    return earlier is not None and earlier.store == store.name and earlier.digest == prepared.digest
 
 
 def _record_for(
@@ -155,13 +179,26 @@ def _record_for(
     )
 
 
-def _store_and_record(upload: Upload, prepared: PreparedImage, store: Store, repo: Repo) -> Upload:
+def _put_or_share(
+    upload: Upload, prepared: PreparedImage, store: Store, shared: Upload | None
+) -> str:
+    if shared is not None:
+        try:
+            return store.copy(shared.where, upload.storage_key)
+        except ObjectMissing:
+            pass  # deleted since it was looked up: store these bytes of our own
+    return store.put_file(upload.storage_key, prepared.path, upload.content_type)
+
+
+def _store_and_record(
+    upload: Upload, prepared: PreparedImage, store: Store, repo: Repo, shared: Upload | None
+) -> Upload:
     try:
         repo.begin_upload(upload)
     except RepoUnavailable as exc:
         raise database_unavailable(exc) from exc
     try:
-        given = store.put_file(upload.storage_key, prepared.path, upload.content_type)
+        given = _put_or_share(upload, prepared, store, shared)
     except BaseException:
         # A failed put leaves no object (S3 PUTs and multipart completions are atomic, local
         # links are), so only the record is undone; keeping it would need the store back.
@@ -190,6 +227,20 @@ def storage_failed(exc: StoreUnavailable) -> ApiError:
             f"The image host behind this server refused the upload, so nothing was saved: {exc}",
         )
     return storage_unavailable(exc)
+
+
+def delete(upload: Upload, store: Store, repo: Repo, now: float) -> None:
+    """End an upload at once, then remove its bytes and its record.
+
+    The record is expired first, in one statement: from then on its URL answers 404, and if the
+    database refuses that, nothing has changed. Whatever of the rest fails now (a store that is
+    down, a database that went away) the sweep finishes, as it does for every expired upload.
+    """
+    repo.expire_upload(upload.id, now)
+    try:
+        discard(upload, store, repo)
+    except (StoreUnavailable, RepoUnavailable) as exc:
+        log.warning("deleted %s; the sweep removes the rest: %s", upload.id, exc)
 
 
 def discard(upload: Upload, store: Store, repo: Repo) -> None:

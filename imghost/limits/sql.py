@@ -15,10 +15,9 @@ is that no two transactions for one key can interleave between the insert and th
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RootTransaction, delete, func, select, text
@@ -38,6 +37,7 @@ from imghost.limits.base import (
     rate_limited,
 )
 from imghost.repo.schema import usage
+from imghost.repo.writes import DatabaseBusy, write_turn
 
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -50,11 +50,6 @@ class SqlLimiter:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = _INSERTS[engine.dialect.name]
-        # SQLite makes competing writers sleep-poll for its lock; queue this process's counters
-        # here instead, so only other processes ever contend (as SqlRepo does).
-        self._write_lock: AbstractContextManager[object] = (
-            nullcontext() if self._postgres else threading.Lock()
-        )
 
     def hit(self, key_id: str, rpm: int, now: float) -> None:
         if check_unlimited(rpm, "rpm"):
@@ -158,8 +153,8 @@ class SqlLimiter:
     @contextmanager
     def _transaction(self) -> Iterator[tuple[Connection, RootTransaction]]:
         with (
-            self._write_lock,
             _unavailable_as_error(),
+            write_turn(self.engine),
             self.engine.connect() as conn,
             conn.begin() as transaction,
         ):
@@ -178,6 +173,8 @@ def _unavailable_as_error() -> Iterator[None]:
         yield
     except PoolTimeout as exc:  # every pooled connection stayed busy: none could be had
         raise LimitsUnavailable(str(exc).splitlines()[0]) from exc
+    except DatabaseBusy as exc:
+        raise LimitsUnavailable(str(exc)) from exc
     except DBAPIError as exc:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             reason = str(exc.orig or exc).strip().splitlines()[0]

@@ -116,6 +116,10 @@ class Repo(Protocol):
         """Ready uploads not in `store`, in id order after `after_id`."""
         ...
 
+    def expire_upload(self, upload_id: str, now: float) -> None:
+        """End a ready upload's lifetime at `now` (never later than it was)."""
+        ...
+
     def discard_upload(self, upload_id: str) -> None: ...
 
     def get_upload(self, upload_id: str) -> Upload | None:

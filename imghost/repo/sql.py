@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -32,6 +31,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from imghost.repo import migrations
 from imghost.repo.base import ApiKey, DuplicateKey, RepoUnavailable, Role, Upload, UsageStats
 from imghost.repo.schema import api_keys, leases, settings, uploads
+from imghost.repo.writes import BUSY_SECONDS, DatabaseBusy, write_turn
 
 
 def make_engine(database_url: str) -> Engine:
@@ -58,19 +58,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     # process crashes (our kill test) while skipping an fsync per commit.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
     cursor.close()
 
 
 class SqlRepo:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # SQLite has one writer at a time and makes the others sleep-poll for the lock; queue
-        # this process's writers here instead, so only other processes ever contend.
-        is_sqlite = engine.dialect.name == "sqlite"
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if is_sqlite else nullcontext()
-        )
 
     @classmethod
     def connect(cls, database_url: str, *, migrate: bool = False) -> SqlRepo:
@@ -84,6 +78,8 @@ class SqlRepo:
     def _unavailable_as_error(self) -> Iterator[None]:
         try:
             yield
+        except DatabaseBusy as exc:
+            raise RepoUnavailable(str(exc)) from exc
         except DBAPIError as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 reason = str(exc.orig or exc).strip().splitlines()[0]
@@ -97,7 +93,7 @@ class SqlRepo:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._write_lock, self._begin() as conn:
+        with self._unavailable_as_error(), write_turn(self.engine), self._begin() as conn:
             yield conn
 
     def create_key(
@@ -198,6 +194,17 @@ class SqlRepo:
         )
         with self._begin() as conn:
             return [Upload(**row._mapping) for row in conn.execute(query)]
+
+    def expire_upload(self, upload_id: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(uploads)
+                .where(
+                    uploads.c.id == upload_id,
+                    or_(uploads.c.expires_at.is_(None), uploads.c.expires_at > now),
+                )
+                .values(expires_at=now)
+            )
 
     def discard_upload(self, upload_id: str) -> None:
         with self._write() as conn:

@@ -51,6 +51,12 @@ class Store(Protocol):
         object already there; the file is taken away. Returns the object's location."""
         ...
 
+    def copy(self, location: str, key: str) -> str:
+        """Store the bytes of the object at `location` under the new `key` too, as cheaply as
+        the backend can (a hard link, a server-side copy); ObjectMissing if it is gone. Returns
+        the new object's location; deleting either object leaves the other whole."""
+        ...
+
     def local_path(self, location: str) -> Path | None:
         """A path on this machine to send the bytes from without copying, if there is one."""
         ...

@@ -40,8 +40,23 @@ class LocalStore:
         except FileExistsError as exc:
             raise ObjectExists(f"{key} exists already") from exc
         except OSError as exc:
-            failure = StoreFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StoreUnavailable
-            raise failure(f"cannot write {destination}: {exc.strerror}") from exc
+            raise _write_failed(destination, exc) from exc
+        return key
+
+    def copy(self, location: str, key: str) -> str:
+        destination = self._path(key)
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            # A second name for the same inode: no bytes are written, and deleting one name
+            # leaves the other.
+            os.link(self._path(location), destination)
+            _fsync_dir(destination.parent)
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"no object at {location}") from exc
+        except FileExistsError as exc:
+            raise ObjectExists(f"{key} exists already") from exc
+        except OSError as exc:
+            raise _write_failed(destination, exc) from exc
         return key
 
     def local_path(self, location: str) -> Path | None:
@@ -92,6 +107,11 @@ class LocalStore:
 
     def close(self) -> None:
         return None
+
+
+def _write_failed(destination: Path, exc: OSError) -> StoreUnavailable:
+    failure = StoreFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StoreUnavailable
+    return failure(f"cannot write {destination}: {exc.strerror}")
 
 
 def _fsync_file(path: Path) -> None:

@@ -108,6 +108,11 @@ class RemoteStore:
             ) from exc
         return urljoin(s.upload_url, found)
 
+    def copy(self, location: str, key: str) -> str:
+        # The other host's object is immutable and never deleted from here (its API has no
+        # delete), so two uploads can share its URL.
+        return location
+
     def local_path(self, location: str) -> Path | None:
         return None
 

@@ -107,6 +107,31 @@ def test_delete(store: Store, tmp_path: Path) -> None:
     assert store.exists(location) is not DELETES[store.name]
 
 
+def test_a_copy_outlives_its_original(store: Store, tmp_path: Path) -> None:
+    data = png_bytes(30, 20)
+    original = store.put_file(new_key(), finished_file(tmp_path, data), "image/png")
+    copied = store.copy(original, new_key())
+    assert b"".join(store.open_range(copied, 0, len(data))) == data
+    store.delete(original)
+    assert store.exists(copied)
+    assert b"".join(store.open_range(copied, 0, len(data))) == data
+    if DELETES[store.name]:
+        assert copied != original
+        assert not store.exists(original)
+        store.delete(copied)
+        assert not store.exists(copied)
+
+
+def test_copying_a_missing_object(store: Store, server: Server) -> None:
+    if not DELETES[store.name]:
+        # Nothing is ever deleted there: the copy is the other host's URL itself.
+        location = f"{server.url}/{new_key()}"
+        assert store.copy(location, new_key()) == location
+        return
+    with pytest.raises(ObjectMissing):
+        store.copy(new_key(), new_key())
+
+
 def test_missing_objects(store: Store, server: Server) -> None:
     location = new_key()
     if store.name == "remote":
