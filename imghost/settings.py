@@ -228,7 +228,8 @@ RUNTIME_SETTINGS: tuple[RuntimeSetting, ...] = (
     RuntimeSetting(
         "images.deduplicate",
         True,
-        "Give a key its existing upload back when it sends the same bytes again.",
+        "Store the bytes once when a key sends the same image again while it has it live "
+        "(each call still gets its own URL, lifetime and deletion, and is not charged again).",
         _boolean,
     ),
     RuntimeSetting(
@@ -248,6 +249,12 @@ RUNTIME_SETTINGS: tuple[RuntimeSetting, ...] = (
         30 * _DAY,
         "Longest lifetime a client may ask for with `expires_in`.",
         _integer(1, 10 * 365 * _DAY),
+    ),
+    RuntimeSetting(
+        "expiry.allow_forever",
+        True,
+        "Let a client ask to keep an upload forever with `expires_in=0`.",
+        _boolean,
     ),
     RuntimeSetting(
         "quota.daily_bytes",

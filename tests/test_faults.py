@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,73 @@ def test_killed_workers_are_replaced_and_lose_nothing_acknowledged(own_server: S
         str(p.relative_to(server.data_dir)) for p in (server.data_dir / "uploads").rglob("*.*")
     }
     assert stored == {key for key, _ in rows}
+
+
+@contextmanager
+def database_locked(server: Server) -> Iterator[None]:
+    """Another process's write transaction on the SQLite database, held until the block ends."""
+    holder = sqlite3.connect(server.data_dir / "imghost.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def stored_files(server: Server) -> set[Path]:
+    return {p for p in (server.data_dir / "uploads").rglob("*") if p.is_file()}
+
+
+def test_a_locked_database_answers_503_in_bounded_time_and_saves_nothing(
+    own_server: Server,
+) -> None:
+    server = own_server.start()
+    key, _ = server.new_key()
+    kept = requests.post(
+        server.url + "/api/upload", headers=auth(key), files={"file": unique_png()}
+    )
+    files = stored_files(server)
+
+    def upload(n: int) -> requests.Response:
+        route = "/api/upload" if n % 2 else "/v1/files/uploads"
+        # The timeout only stops a hang from stalling the suite; the server answers in seconds.
+        return requests.post(
+            server.url + route, headers=auth(key), files={"file": unique_png()}, timeout=30
+        )
+
+    with database_locked(server), ThreadPoolExecutor(6) as pool:
+        refused = list(pool.map(upload, range(6)))
+        assert requests.get(kept.json()["data"]).status_code == 200
+    for response in refused:
+        assert response.status_code == 503, response.text
+        body = response.json()
+        assert (body.get("code") or body["error"]["code"]) == "database_unavailable"
+        assert "Retry-After" in response.headers
+    assert count_uploads(server) == 1
+    assert stored_files(server) == files
+    assert upload(1).status_code == 200
+
+
+def test_a_delete_on_a_locked_database_answers_503_and_deletes_nothing(
+    own_server: Server,
+) -> None:
+    server = own_server.start()
+    key, _ = server.new_key()
+    data = unique_png()
+    created = requests.post(
+        server.url + "/v1/files/uploads", headers=auth(key), files={"file": data}
+    ).json()
+    file_url = f"{server.url}/v1/files/{created['id']}"
+    with database_locked(server):
+        refused = requests.delete(file_url, headers=auth(key), timeout=30)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "database_unavailable"
+    assert "nothing was deleted" in refused.json()["error"]["message"]
+    assert requests.get(file_url, headers=auth(key)).json()["status"] == "processed"
+    assert requests.get(created["url"]).content == data
+
+    assert requests.delete(file_url, headers=auth(key)).json()["deleted"] is True
+    assert requests.get(created["url"]).status_code == 404
+    assert requests.get(file_url, headers=auth(key)).status_code == 404
+    assert stored_files(server) == set()

@@ -22,21 +22,23 @@ from imghost.threads import run_blocking
 def expires_at(
     settings: dict[str, Any], default_ttl: str, requested: object, now: float
 ) -> float | None:
-    """When an upload ends: `expires_in` seconds if asked (up to `expiry.max_ttl`), else the
-    route's default TTL setting; None (never) for a TTL of 0."""
+    """When an upload ends: `expires_in` seconds if asked (up to `expiry.max_ttl`; 0 is never,
+    where `expiry.allow_forever` lets clients ask for it), else the route's default TTL
+    setting; None (never) for a TTL of 0."""
     ceiling = settings["expiry.max_ttl"]
     if requested in (None, ""):
         ttl = settings[default_ttl]
         return None if ttl == 0 else now + ttl
-    try:
-        seconds = int(str(requested))
-    except ValueError:
-        seconds = 0
+    text = str(requested)
+    seconds = int(text) if text.isascii() and text.isdigit() else -1
+    if seconds == 0 and settings["expiry.allow_forever"]:
+        return None
     if not 1 <= seconds <= ceiling:
+        forever = " or 0 to keep it forever" if settings["expiry.allow_forever"] else ""
         raise ApiError(
             400,
             "invalid_expires_in",
-            f"expires_in must be a whole number of seconds from 1 to {ceiling}.",
+            f"expires_in must be a whole number of seconds from 1 to {ceiling}{forever}.",
         )
     return now + seconds
 

@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -165,7 +167,7 @@ def test_expires_in(server: Server, user_key: str) -> None:
         data={"expires_in": "60"},
     )
     assert abs(response.json()["expires_at"] - (time.time() + 60)) < 5
-    for bad in ("0", "-5", "soon", str(10**9)):
+    for bad in ("-5", "soon", "1.5", "²", str(10**9)):
         refused = v1(
             server,
             user_key,
@@ -236,18 +238,78 @@ def test_expired_uploads_vanish_at_once_and_the_sweep_removes_them(own_server: S
     repo.close()
 
 
-def test_same_bytes_same_key_is_the_same_upload(server: Server, user_key: str) -> None:
+def stored_file(server: Server, url: str) -> Path:
+    """Where the local store keeps the bytes behind one of its URLs."""
+    return server.data_dir / urlsplit(url).path.lstrip("/")
+
+
+def test_same_bytes_again_make_an_upload_of_its_own_sharing_the_bytes(
+    server: Server, user_key: str
+) -> None:
     other_key, _ = server.new_key()
     data = png_bytes(7, 77)
     first = v1(server, user_key, "files/uploads", files={"file": data}).json()
     again = v1(server, user_key, "files/uploads", files={"file": data}).json()
     theirs = v1(server, other_key, "files/uploads", files={"file": data}).json()
-    assert again["id"] == first["id"]
-    assert again["url"] == first["url"]
-    assert theirs["id"] != first["id"]
-    v1(server, user_key, f"files/{first['id']}", method="DELETE")
-    fresh = v1(server, user_key, "files/uploads", files={"file": data}).json()
-    assert fresh["id"] != first["id"]
+    assert len({first["id"], again["id"], theirs["id"]}) == 3
+    assert len({first["url"], again["url"], theirs["url"]}) == 3
+    # One key's repeat shares the stored bytes (a second name for the same file), another
+    # key's upload never does.
+    assert stored_file(server, again["url"]).stat().st_ino == (
+        stored_file(server, first["url"]).stat().st_ino
+    )
+    assert stored_file(server, theirs["url"]).stat().st_ino != (
+        stored_file(server, first["url"]).stat().st_ino
+    )
+    assert v1(server, user_key, f"files/{first['id']}", method="DELETE").status_code == 200
+    assert requests.get(first["url"]).status_code == 404
+    kept = requests.get(again["url"])
+    assert kept.status_code == 200
+    assert kept.content == requests.get(theirs["url"]).content
+    assert v1(server, user_key, f"files/{again['id']}", method="GET").status_code == 200
+
+
+def test_a_url_lives_as_long_as_its_own_request_asked(own_server: Server) -> None:
+    server = own_server.start()
+    key, _ = server.new_key()
+    data = png_bytes(7, 78)
+    short = v1(server, key, "files/uploads", files={"file": data}, data={"expires_in": "60"})
+    seed = requests.post(server.url + "/api/upload", headers=auth(key), files={"file": data})
+    assert seed.json()["data"] != short.json()["url"]
+    longer = v1(server, key, "files/uploads", files={"file": data}, data={"expires_in": "3600"})
+    assert abs(longer.json()["expires_at"] - (time.time() + 3600)) < 5
+    assert abs(short.json()["expires_at"] - (time.time() + 60)) < 5
+
+    # The 60 s upload runs out; the seed endpoint's URL (kept forever) and the hour stay.
+    repo = server.repo()
+    with repo.engine.begin() as conn:
+        conn.execute(
+            update(uploads)
+            .where(uploads.c.id == short.json()["id"].removeprefix("file-"))
+            .values(expires_at=time.time() - 1)
+        )
+    repo.close()
+    assert requests.get(short.json()["url"]).status_code == 404
+    assert "removed 1 upload(s)" in server.cli("sweep")
+    assert requests.get(seed.json()["data"]).content == requests.get(longer.json()["url"]).content
+    assert Image.open(io.BytesIO(requests.get(seed.json()["data"]).content)).size == (7, 78)
+
+
+def test_expires_in_zero_keeps_an_upload_forever_where_allowed(own_server: Server) -> None:
+    server = own_server.start()
+    key, _ = server.new_key()
+    forever = v1(server, key, "files/uploads", files={"file": png_bytes(4, 9)},
+                 data={"expires_in": "0"})  # fmt: skip
+    assert forever.status_code == 200, forever.text
+    assert forever.json()["expires_at"] is None
+    encoded = base64.b64encode(png_bytes(4, 11)).decode()
+    as_json = v1(server, key, "files/uploads/base64", json={"data": encoded, "expires_in": 0})
+    assert as_json.json()["expires_at"] is None
+    assert put(server, {"expiry.allow_forever": False}).status_code == 200
+    refused = v1(server, key, "files/uploads", files={"file": png_bytes(4, 10)},
+                 data={"expires_in": "0"})  # fmt: skip
+    assert_openai_error(refused, 400, "invalid_expires_in")
+    assert "forever" not in refused.json()["error"]["message"]
 
 
 def test_openai_style_errors_on_v1(server: Server) -> None:
@@ -284,3 +346,6 @@ def test_deduplication_can_be_switched_off(own_server: Server) -> None:
     first = v1(server, key, "files/uploads", files={"file": data}).json()
     again = v1(server, key, "files/uploads", files={"file": data}).json()
     assert again["id"] != first["id"]
+    assert stored_file(server, again["url"]).stat().st_ino != (
+        stored_file(server, first["url"]).stat().st_ino
+    )

@@ -207,3 +207,15 @@ def test_stats_by_day_key_and_store(repo: SqlRepo) -> None:
     assert stats.days == [(first, 2, 246), (second, 1, 123)]
     assert stats.top_keys == [("k1", "", 3, 369)]
     assert stats.stores == [("local", 3, 369)]
+
+
+def test_expiring_an_upload_ends_it_now_but_never_lengthens_it(repo: SqlRepo) -> None:
+    forever, short = make_upload(), dataclasses.replace(make_upload(), expires_at=1000.0)
+    for upload in (forever, short):
+        repo.begin_upload(upload)
+        repo.commit_upload(upload.id, None)
+    repo.expire_upload(forever.id, now=5000.0)
+    repo.expire_upload(short.id, now=5000.0)
+    assert {u.id for u in repo.expired(now=5000.5, limit=10)} == {forever.id, short.id}
+    assert repo.get_upload(forever.id).expires_at == 5000.0  # type: ignore[union-attr]
+    assert repo.get_upload(short.id).expires_at == 1000.0  # type: ignore[union-attr]

@@ -208,7 +208,13 @@ def test_upload_page_file_picker_gives_a_working_url(web_server: Server, open_ta
     assert block == {"type": "image_url", "image_url": {"url": url}}
     expect(result.locator(".result-preview img")).to_be_visible()
     expect(result.locator("progress")).to_have_count(0)
+    # "Expires in: Never" is the default choice and the server keeps the image forever.
+    expect(page.locator("#expires option:checked")).to_have_text("Never")
+    expect(result).to_contain_text("never expires")
     screenshot(page, "upload")
+    page.select_option("#expires", label="1 day")
+    day = upload_through_page(page, "day.png", unique_png(80, 61))
+    expect(day).to_contain_text("expires in")
 
     # The key survives a reload and "Forget key" removes it.
     page.reload()
