@@ -48,9 +48,10 @@ TABLES = {"startup-settings": startup_table, "runtime-settings": runtime_table}
 def render(readme: str) -> str:
     for name, table in TABLES.items():
         pattern = re.compile(rf"(<!-- {name} -->\n).*?(<!-- /{name} -->)", re.DOTALL)
-        if not pattern.search(readme):
+        found = pattern.search(readme)
+        if found is None:
             raise ValueError(f"README.md lacks the <!-- {name} --> markers")
-        readme = pattern.sub(lambda m, t=table: m[1] + t() + "\n" + m[2], readme)
+        readme = readme[: found.end(1)] + table() + "\n" + readme[found.start(2) :]
     return readme
 
 

@@ -108,7 +108,7 @@ def open_repo(config: Config) -> SqlRepo | None:
 
 def _sqlite_path(database_url: str) -> Path | None:
     url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
 

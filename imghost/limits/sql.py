@@ -148,7 +148,7 @@ class SqlLimiter:
             )
             .order_by(usage.c.at, usage.c.charge_id)
         )
-        return [(float(at), int(amount)) for at, amount in conn.execute(query)]
+        return [(float(row.at), int(row.amount)) for row in conn.execute(query)]
 
     @contextmanager
     def _transaction(self) -> Iterator[tuple[Connection, RootTransaction]]:

@@ -253,11 +253,11 @@ class SqlRepo:
         if key_id is not None:
             query = query.where(uploads.c.key_id == key_id)
         if before is not None:
-            created, upload_id = before
+            before_created, before_id = before
             query = query.where(
                 or_(
-                    uploads.c.created_at < created,
-                    and_(uploads.c.created_at == created, uploads.c.id < upload_id),
+                    uploads.c.created_at < before_created,
+                    and_(uploads.c.created_at == before_created, uploads.c.id < before_id),
                 )
             )
         query = query.order_by(uploads.c.created_at.desc(), uploads.c.id.desc()).limit(limit)
