@@ -24,6 +24,7 @@ from imghost.ingest.multipart import clean_filename
 from imghost.ingest.pipeline import Order, delete
 from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image
+from imghost.numbers import finite_number, whole_number
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
@@ -223,9 +224,10 @@ async def delete_file(request: Request) -> JSONResponse:
 def _page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    size = whole_number(raw)
+    if size is None or not 1 <= size <= MAX_PAGE:
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
+    return size
 
 
 async def list_files(request: Request) -> JSONResponse:
@@ -265,10 +267,10 @@ def _epoch(params: Any, name: str) -> float | None:
     raw = params.get(name)
     if raw is None:
         return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_date", f"{name} must be a Unix time in seconds.") from None
+    epoch = finite_number(raw)
+    if epoch is None:
+        raise ApiError(400, "invalid_date", f"{name} must be a Unix time in seconds.")
+    return epoch
 
 
 async def _find_cursor(request: Request, access: Access, after: str) -> Upload:

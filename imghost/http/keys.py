@@ -13,11 +13,17 @@ from imghost.errors import ApiError, database_unavailable
 from imghost.http.access import authorize
 from imghost.http.jsonbody import json_object
 from imghost.keys import issue_key, normalise_cidrs
+from imghost.numbers import finite_number
 from imghost.repo.base import ApiKey, RepoUnavailable
 from imghost.services import services_of
 from imghost.threads import run_blocking
 
 MAX_BODY_BYTES = 16 * 1024
+# What the columns hold: daily_bytes is a BIGINT (capped as the quota.daily_bytes setting
+# is), rpm an INTEGER.
+MAX_LIMITS = {"daily_bytes": 2**62, "rpm": 2**31 - 1}
+# 9999-12-31T23:59:59Z: later times are not dates any client can show.
+LAST_EXPIRY = 253_402_300_799
 STATS_DAYS = 30
 TOP_KEYS = 10
 
@@ -34,8 +40,8 @@ def _limit(body: dict[str, Any], field: str) -> int | None:
     value = body.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _invalid(field, "a whole number, 0 or more (0: unlimited)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMITS[field]:
+        raise _invalid(field, f"a whole number from 0 (unlimited) to {MAX_LIMITS[field]}")
     return value
 
 
@@ -59,10 +65,10 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
         fields["enabled"] = body["enabled"]
     if "expires_at" in body:
         expires = body["expires_at"]
-        if expires is not None and (
-            isinstance(expires, bool) or not isinstance(expires, int | float)
-        ):
-            raise _invalid("expires_at", "a Unix time in seconds, or null for never")
+        if expires is not None:
+            expires = finite_number(expires) if isinstance(expires, int | float) else None
+            if expires is None or not 0 <= expires <= LAST_EXPIRY:
+                raise _invalid("expires_at", "a Unix time in seconds, or null for never")
         fields["expires_at"] = expires
     for field in ("daily_bytes", "rpm"):
         if field in body:

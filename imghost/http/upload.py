@@ -14,6 +14,7 @@ from imghost.ingest.multipart import ReceivedForm, receive_form
 from imghost.ingest.pipeline import Order, Spooled, ingest
 from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image, unsupported
+from imghost.numbers import whole_number
 from imghost.repo.base import Upload
 from imghost.services import services_of
 from imghost.threads import run_blocking
@@ -29,11 +30,10 @@ def expires_at(
     if requested in (None, ""):
         ttl = settings[default_ttl]
         return None if ttl == 0 else now + ttl
-    text = str(requested)
-    seconds = int(text) if text.isascii() and text.isdigit() else -1
+    seconds = whole_number(str(requested))
     if seconds == 0 and settings["expiry.allow_forever"]:
         return None
-    if not 1 <= seconds <= ceiling:
+    if seconds is None or not 1 <= seconds <= ceiling:
         forever = " or 0 to keep it forever" if settings["expiry.allow_forever"] else ""
         raise ApiError(
             400,

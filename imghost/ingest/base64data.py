@@ -39,6 +39,8 @@ def decode_into(text: str, spool: Spool) -> None:
     text = text.translate(_URL_SAFE)
     if len(text) > max_base64_chars(spool.limit):
         raise too_large(spool.limit)
+    if not text.isascii():
+        raise _invalid("it holds characters that are not base64")
     if len(text) % 4:
         raise _invalid("its length is not a multiple of 4")
     for start in range(0, len(text), _SLICE_CHARS):

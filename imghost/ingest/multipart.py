@@ -18,12 +18,15 @@ from starlette.requests import ClientDisconnect, Request
 
 from imghost.errors import ApiError
 from imghost.ingest.spool import Spool, too_large
+from imghost.numbers import whole_number
 
 FILE_FIELD = "file"
 MAX_TEXT_FIELD_BYTES = 8 * 1024
 MAX_PARTS = 16
 # Room for part headers, boundaries and small text fields beside the file itself.
 FORM_OVERHEAD_BYTES = 64 * 1024
+# RFC 2046 5.1.1; a longer one only makes the parser search for more.
+MAX_BOUNDARY_CHARS = 70
 
 _SEND_AS = "Send the image as multipart/form-data in the field 'file'."
 
@@ -46,12 +49,18 @@ def boundary_of(request: Request) -> bytes:
         raise _bad_request(
             "not_multipart", "The request body is not multipart/form-data. " + _SEND_AS
         )
+    if len(boundary) > MAX_BOUNDARY_CHARS:
+        raise _bad_request(
+            "malformed_multipart",
+            f"The multipart boundary is {len(boundary)} characters long; RFC 2046 allows at "
+            f"most {MAX_BOUNDARY_CHARS}. " + _SEND_AS,
+        )
     return boundary
 
 
 def check_declared_length(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+    declared = whole_number(request.headers.get("content-length", ""))
+    if declared is not None and declared > limit + FORM_OVERHEAD_BYTES:
         raise too_large(limit)
 
 

@@ -88,6 +88,8 @@ def test_base64_bare_data_url_and_url_safe(server: Server, user_key: str) -> Non
     [
         ("not base64 at all!", 400, "invalid_base64"),
         ("data:image/png,raw", 400, "invalid_base64"),
+        ("éAAA", 400, "invalid_base64"),
+        ("iVBORw0" + "é" * 5, 400, "invalid_base64"),
         ("", 400, "missing_data"),
         (base64.b64encode(b"<html>hi</html>").decode(), 415, "unsupported_type"),
     ],
@@ -181,6 +183,25 @@ def test_expires_in(server: Server, user_key: str) -> None:
         files={"file": png_bytes(3, 5)}, data={"expires_in": "120"},
     )  # fmt: skip
     assert seed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("limit=²", "invalid_limit"),
+        ("limit=\u0661\u0660", "invalid_limit"),  # Arabic-Indic 10
+        ("limit=0", "invalid_limit"),
+        ("limit=1e1", "invalid_limit"),
+        ("created_after=nan", "invalid_date"),
+        ("created_before=inf", "invalid_date"),
+        ("created_after=1e999", "invalid_date"),
+        ("created_after=²", "invalid_date"),
+    ],
+)
+def test_list_parameters_are_ascii_numbers(
+    server: Server, user_key: str, query: str, code: str
+) -> None:
+    assert_openai_error(v1(server, user_key, f"files?{query}", method="GET"), 400, code)
 
 
 def test_list_get_delete(own_server: Server) -> None:

@@ -87,3 +87,30 @@ def test_stats_count_todays_uploads(own_server: Server) -> None:
         "bytes": sum(sizes),
     }
     assert stats["stores"] == [{"store": "local", "uploads": 3, "bytes": sum(sizes)}]
+
+
+def test_out_of_range_key_fields_are_refused_and_save_nothing(server: Server) -> None:
+    admin = server.admin_key
+    target = api(server, "POST", "keys", admin, json={"name": "target"}).json()
+    before = api(server, "GET", "keys", admin).json()["keys"]
+    huge = 10**20
+    # Raw bodies: Python's json module writes NaN and Infinity, which are not JSON.
+    for raw in (
+        f'{{"name": "x", "daily_bytes": {huge}}}',
+        f'{{"name": "x", "rpm": {huge}}}',
+        f'{{"name": "x", "rpm": {2**31}}}',
+        '{"name": "x", "expires_at": 1e999}',
+        '{"name": "x", "expires_at": -1e999}',
+        '{"name": "x", "expires_at": 1e300}',
+        '{"name": "x", "expires_at": -5}',
+        '{"name": "x", "expires_at": true}',
+    ):
+        for method, path in (("POST", "keys"), ("PATCH", f"keys/{target['id']}")):
+            response = api(server, method, path, admin, data=raw)
+            assert response.status_code == 400, (raw, response.text)
+            assert response.json()["code"] == "invalid_key_field", raw
+    for raw in ('{"name": "x", "expires_at": NaN}', '{"name": "x", "rpm": Infinity}'):
+        response = api(server, "POST", "keys", admin, data=raw)
+        assert response.status_code == 400, (raw, response.text)
+        assert response.json()["code"] == "invalid_json"
+    assert api(server, "GET", "keys", admin).json()["keys"] == before

@@ -106,6 +106,25 @@ class TestRejections:
         assert response.status_code == 400
         assert response.json()["code"] in ("malformed_multipart", "incomplete_body", "missing_file")
 
+    def test_a_boundary_longer_than_rfc_2046_allows(self, server: Server, user_key: str) -> None:
+        boundary = "b" * 5000
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"'
+                f"\r\nContent-Type: image/png\r\n\r\n"
+            ).encode()
+            + png_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        response = post(
+            server,
+            user_key,
+            data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        assert_envelope(response, 400, "malformed_multipart")
+        assert "70" in response.json()["message"]
+
     def test_not_an_image(self, server: Server, user_key: str) -> None:
         html = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
         body = assert_envelope(
