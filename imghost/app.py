@@ -17,7 +17,14 @@ from starlette.routing import Mount, Route
 
 from imghost import sweeper
 from imghost.config import Config, load_config
-from imghost.errors import ApiError, error_response
+from imghost.errors import (
+    ApiError,
+    database_unavailable,
+    error_response,
+    insufficient_storage,
+    limits_unavailable,
+    storage_unavailable,
+)
 from imghost.http import files, keys, web
 from imghost.http.admin import get_settings, put_settings
 from imghost.http.fastpath import ImageFastPath
@@ -26,14 +33,16 @@ from imghost.http.requestlog import RequestLog, configure_access_log
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir, sweep_dead
-from imghost.limits import make_limiter
+from imghost.limits import LimitsUnavailable, make_limiter
 from imghost.memory import tune_allocator
 from imghost.metrics import metrics
 from imghost.metrics_dir import MULTIPROC_ENV, reserve_files
 from imghost.recent import RecentUploads
+from imghost.repo.base import RepoUnavailable
 from imghost.repo.sql import SqlRepo
 from imghost.services import Services
 from imghost.settings import SettingsCache
+from imghost.store.base import StoreFull, StoreUnavailable
 from imghost.store.registry import Stores
 
 # Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
@@ -79,6 +88,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = messages.get(exc.status_code, str(exc.detail))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return error_response(request, ApiError(exc.status_code, code, message, exc.headers))
+
+
+def _backend_failure(exc: Exception) -> ApiError:
+    """The one map from a backend's failure to its answer, wherever in a request it happens."""
+    if isinstance(exc, StoreFull):
+        return insufficient_storage()
+    if isinstance(exc, StoreUnavailable):
+        return storage_unavailable(exc)
+    if isinstance(exc, LimitsUnavailable):
+        return limits_unavailable(exc)
+    return database_unavailable(exc)
+
+
+async def _backend_error(request: Request, exc: Exception) -> Response:
+    log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    return error_response(request, _backend_failure(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -131,6 +156,9 @@ def create_app(config: Config | None = None) -> RequestLog:
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            RepoUnavailable: _backend_error,
+            StoreUnavailable: _backend_error,
+            LimitsUnavailable: _backend_error,
             Exception: _unexpected,
         },
     )
