@@ -64,7 +64,7 @@ def prepare(
         # uploads in flight do not count their whole files in this worker's memory.
         buf.madvise(mmap.MADV_DONTNEED)
         with DECODE_SLOTS:
-            orientation = validate.decode_check(fp, structure, limits.max_pixels)
+            orientation = validate.decode_check(fp, buf, structure, limits.max_pixels)
             if _needs_reencode(structure, orientation, strip_metadata):
                 fp.seek(0)
                 return _reencode(fp, structure, target)

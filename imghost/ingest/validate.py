@@ -3,21 +3,25 @@
 The order is cheapest first: the format from the magic bytes; a structural walk of the file
 (`imghost.ingest.formats`: chunk CRCs, segment bounds, frame count, trailing bytes) that needs
 no pixel decode; the size limits from the header, so bombs never reach a decoder; and only
-then Pillow decodes every frame once (JPEGs at 1/8 scale: the entropy-coded data is still read
-in full, which is where truncation and corruption show, for a fraction of the IDCT cost).
+then every frame is decoded once (a JPEG's first picture by libjpeg-turbo at 1/8 scale with its
+warnings taken as errors: the entropy-coded data is still read in full, which is where
+truncation and corruption show, for a fraction of the IDCT cost; everything else by Pillow).
 A decode error is final: Pillow can succeed on a second load() of a corrupt file.
 """
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import simplejpeg
 from PIL import Image
 
 from imghost.errors import ApiError
 from imghost.ingest import formats
 from imghost.ingest.formats import png
+from imghost.ingest.formats._common import truncated
 from imghost.ingest.identify import describe
 
 ALLOWED = "JPEG, PNG, GIF or WebP"
@@ -25,6 +29,10 @@ PILLOW_FORMATS = {"jpeg": ("JPEG", "MPO"), "png": ("PNG",), "gif": ("GIF",), "we
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 ORIENTATION_TAG = 0x0112
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp"}
+# Output colour spaces TurboJPEG can convert each JPEG colour space to (gray is the cheapest).
+_TURBO_COLORSPACES = {"YCbCr": "GRAY", "Gray": "GRAY", "RGB": "RGB", "CMYK": "CMYK", "YCCK": "CMYK"}
+# libjpeg warnings after which the decoder filled in pixels the file does not hold.
+_JPEG_DAMAGE = ("bad huffman code", "instead of rst", "corrupt jpeg data: found marker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +93,19 @@ def check_limits(structure: formats.Structure, limits: Limits) -> None:
         )
 
 
-def decode_check(fp: BinaryIO, structure: formats.Structure, max_pixels: int) -> int:
+def decode_check(
+    fp: BinaryIO, buf: bytes | mmap.mmap, structure: formats.Structure, max_pixels: int
+) -> int:
     """Decode every frame once; any failure rejects the upload as corrupt.
 
     Returns the EXIF orientation (1-8) as Pillow reads it, XMP included; 1 when invalid.
     """
     try:
-        return _decode_frames(fp, structure, max_pixels)
+        # Huffman-coded DCT only: TurboJPEG's scaled decode of a lossless JPEG corrupts its heap
+        # (simplejpeg 1.9), and lossless and arithmetic files are decoded in full to be
+        # re-encoded anyway.
+        strict = structure.format == "jpeg" and not structure.reencode and _strict_jpeg(buf)
+        return _decode_frames(fp, structure, max_pixels, strict)
     except ApiError:
         raise
     except Image.DecompressionBombError as exc:
@@ -112,14 +126,52 @@ def corrupt(exc: BaseException) -> ApiError:
     )
 
 
-def _decode_frames(fp: BinaryIO, structure: formats.Structure, max_pixels: int) -> int:
+def _strict_jpeg(buf: bytes | mmap.mmap) -> bool:
+    """Decode the (first) picture with libjpeg-turbo and refuse it on a warning that means
+    pixels were made up.
+
+    libjpeg only warns when the entropy-coded data ends early ("premature end of data
+    segment") or is garbled, and fills the rest grey, so Pillow accepts a cut file with an EOI
+    appended, and a header that claims more pixels than the data holds. At 1/8 scale: the data
+    is still read in full, which is where such damage shows. False (Pillow checks the file,
+    as before) when TurboJPEG cannot take it (unusual sampling factors) or stopped on a
+    harmless warning such as padding bytes before a marker.
+    """
+    try:
+        _height, _width, colorspace, _subsampling = simplejpeg.decode_jpeg_header(buf)
+        simplejpeg.decode_jpeg(
+            buf,
+            colorspace=_TURBO_COLORSPACES.get(colorspace, "GRAY"),
+            strict=True,
+            min_factor=8,
+            min_width=1,
+            min_height=1,
+        )
+    except ValueError as exc:
+        warning = str(exc).lower()
+        if "premature end" in warning:
+            error = truncated("The JPEG's picture data ends before all its pixels")
+            raise ApiError(422, error.code, error.message) from exc
+        if any(damage in warning for damage in _JPEG_DAMAGE):
+            raise corrupt(exc) from exc
+        return False
+    return True
+
+
+def _decode_frames(
+    fp: BinaryIO, structure: formats.Structure, max_pixels: int, first_checked: bool
+) -> int:
     Image.MAX_IMAGE_PIXELS = max_pixels
     with Image.open(fp, formats=PILLOW_FORMATS[structure.format]) as im:
         if im.size != (structure.width, structure.height):
             raise corrupt(ValueError(f"header says {structure.width}x{structure.height}"))
         if structure.format == "jpeg":
-            # Pillow's DCT scaling breaks seeking to MPO's later pictures; those decode in full.
-            _decode_jpeg(im, scaled=not structure.reencode and im.format == "JPEG")
+            # Pillow's DCT scaling breaks seeking to MPO's later pictures; those decode in full,
+            # as does a picture to re-encode.
+            scaled = not structure.reencode and im.format == "JPEG"
+            _decode_jpeg(
+                im, first=1 if first_checked and not structure.reencode else 0, scaled=scaled
+            )
             return _orientation(im)
         if _plain_png(structure) and png.inflate_check(fp):
             # Nothing in the file can carry an orientation (no EXIF, XMP or text chunks), and
@@ -145,9 +197,10 @@ def _plain_png(structure: formats.Structure) -> bool:
     )
 
 
-def _decode_jpeg(im: Image.Image, scaled: bool) -> None:
-    """Decode every picture, MPO's later ones too: a broken one means a broken file."""
-    for index in range(getattr(im, "n_frames", 1)):
+def _decode_jpeg(im: Image.Image, first: int, scaled: bool) -> None:
+    """Decode the pictures from `first` on, MPO's later ones too: a broken one means a broken
+    file."""
+    for index in range(first, getattr(im, "n_frames", 1)):
         im.seek(index)
         if scaled:
             # DCT scaling skips most of the IDCT; lossless and arithmetic codings cannot scale.
