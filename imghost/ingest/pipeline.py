@@ -67,6 +67,7 @@ def limits_from(settings: dict[str, Any]) -> Limits:
         max_pixels=settings["limits.max_pixels"],
         max_side=settings["limits.max_side"],
         max_frames=settings["limits.max_frames"],
+        max_decoded_pixels=settings["limits.max_decoded_pixels"],
     )
 
 

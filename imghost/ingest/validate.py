@@ -40,6 +40,9 @@ class Limits:
     max_pixels: int
     max_side: int
     max_frames: int
+    # Frames x canvas: every frame of an animation is composited on the whole canvas, so a few
+    # kilobytes of one-pixel frames on a huge canvas cost minutes of decoding.
+    max_decoded_pixels: int
 
 
 def unsupported(head: bytes) -> ApiError:
@@ -90,6 +93,15 @@ def check_limits(structure: formats.Structure, limits: Limits) -> None:
             "image_too_large",
             f"The image is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit "
             f"is {limits.max_pixels / 1e6:g}. Resize it and try again.",
+        )
+    decoded = structure.frames * width * height
+    if structure.frames > 1 and decoded > limits.max_decoded_pixels:
+        raise ApiError(
+            422,
+            "animation_too_large",
+            f"The animation is {structure.frames} frames of {width}x{height} pixels = "
+            f"{decoded / 1e6:,.0f} megapixels to decode; the limit is "
+            f"{limits.max_decoded_pixels / 1e6:,.0f}. Use fewer frames or a smaller canvas.",
         )
 
 

@@ -55,3 +55,58 @@ def test_a_jpeg_whose_header_claims_more_pixels_than_its_data_holds_is_refused(
     small[sof + 5 : sof + 9] = (10000).to_bytes(2, "big") + (9999).to_bytes(2, "big")
     response = upload(server, user_key, bytes(small))
     assert_envelope(response, 422, "truncated_image")
+
+
+def one_pixel_gif_data() -> bytes:
+    """The LZW image data (minimum code size and sub-blocks) of a one-pixel GIF from Pillow."""
+    out = io.BytesIO()
+    Image.new("P", (1, 1)).save(out, "GIF")
+    gif = out.getvalue()
+    descriptor = gif.index(b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00")
+    return gif[descriptor + 10 : -1]
+
+
+def gif_bomb(frames: int, side: int) -> bytes:
+    """`frames` one-pixel frames on a `side` x `side` canvas: a few kB that decode to
+    frames x side² pixels."""
+    data = one_pixel_gif_data()
+    screen = side.to_bytes(2, "little") * 2 + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + bytes(4) + b"\x01\x00\x01\x00\x00"
+    return b"GIF89a" + screen + loop + (frame + data) * frames + b"\x3b"
+
+
+def webp_chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + len(payload).to_bytes(4, "little") + payload + b"\x00" * (len(payload) % 2)
+
+
+def one_pixel_vp8l() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (1, 1)).save(out, "WEBP", lossless=True)
+    webp = out.getvalue()
+    start = webp.index(b"VP8L")
+    return webp[start : start + 8 + int.from_bytes(webp[start + 4 : start + 8], "little")]
+
+
+def webp_bomb(frames: int, side: int) -> bytes:
+    """An animated WebP of `frames` one-pixel ANMF frames on a `side` x `side` canvas."""
+    canvas = (side - 1).to_bytes(3, "little") * 2
+    vp8x = webp_chunk(b"VP8X", b"\x12\x00\x00\x00" + canvas)  # animation + alpha
+    anim = webp_chunk(b"ANIM", b"\x00\x00\x00\x00\x00\x00")
+    frame_header = bytes(6) + bytes(3) + bytes(3) + b"\x64\x00\x00" + b"\x00"
+    anmf = webp_chunk(b"ANMF", frame_header + one_pixel_vp8l())
+    body = b"WEBP" + vp8x + anim + anmf * frames
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+@pytest.mark.parametrize("bomb", [gif_bomb, webp_bomb])
+def test_a_few_kilobytes_of_animation_that_decode_to_gigapixels_are_refused(
+    server: Server, user_key: str, bomb: object
+) -> None:
+    assert callable(bomb)
+    small = bomb(3, 64)
+    assert upload(server, user_key, small, "ok.img").status_code == 200
+    data = bomb(300, 10000)
+    assert len(data) < 64 * 1024
+    body = assert_envelope(upload(server, user_key, data, "bomb.img"), 422, "animation_too_large")
+    assert "300 frames of 10000x10000" in str(body["message"])

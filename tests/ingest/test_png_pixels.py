@@ -16,7 +16,7 @@ from imghost.ingest.prepare import prepare
 from imghost.ingest.validate import Limits
 from tests.conftest import CORPUS, needs_corpus
 
-LIMITS = Limits(max_pixels=100_000_000, max_side=16384, max_frames=1000)
+LIMITS = Limits(max_pixels=100_000_000, max_side=16384, max_frames=1000, max_decoded_pixels=10**9)
 WIDTH, HEIGHT = 40, 30
 STRIDE = 1 + WIDTH * 3
 
