@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 
 import pytest
 import requests
-from PIL import Image
+from PIL import Image, ImageCms
 
 from tests.conftest import Server, auth
 from tests.http.test_upload_errors import assert_envelope
@@ -110,3 +111,84 @@ def test_a_few_kilobytes_of_animation_that_decode_to_gigapixels_are_refused(
     assert len(data) < 64 * 1024
     body = assert_envelope(upload(server, user_key, data, "bomb.img"), 422, "animation_too_large")
     assert "300 frames of 10000x10000" in str(body["message"])
+
+
+MARKER = b"<script>alert(1)</script>"
+
+
+def jpeg_segment(marker: int, body: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def with_segments(jpeg: bytes, *segments: bytes) -> bytes:
+    return jpeg[:2] + b"".join(segments) + jpeg[2:]
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def plain_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 90)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def plain_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
+HIDING_PLACES = {
+    "jpeg APP14 after Adobe's flags": lambda: with_segments(
+        plain_jpeg(), jpeg_segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01" + MARKER)
+    ),
+    "jpeg APP14 of its own": lambda: with_segments(plain_jpeg(), jpeg_segment(0xEE, MARKER)),
+    "jpeg JFIF thumbnail": lambda: with_segments(
+        plain_jpeg()[:2] + plain_jpeg()[20:],  # without Pillow's own APP0
+        jpeg_segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x01\x01" + MARKER[:3]),
+    ),
+    "jpeg APP15": lambda: with_segments(plain_jpeg(), jpeg_segment(0xEF, MARKER)),
+    "jpeg fake ICC profile": lambda: with_segments(
+        plain_jpeg(), jpeg_segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + MARKER * 10)
+    ),
+    "png private chunk": lambda: plain_png()[:33] + png_chunk(b"prVt", MARKER) + plain_png()[33:],
+    "png text chunk": lambda: (
+        plain_png()[:33] + png_chunk(b"tEXt", b"k\0" + MARKER) + plain_png()[33:]
+    ),
+    "png unknown public chunk": lambda: (
+        plain_png()[:33] + png_chunk(b"zzZz", MARKER) + plain_png()[33:]
+    ),
+}
+
+
+@pytest.mark.parametrize("place", sorted(HIDING_PLACES))
+def test_html_hidden_in_metadata_is_stripped_and_the_picture_kept(
+    server: Server, user_key: str, place: str
+) -> None:
+    data = HIDING_PLACES[place]()
+    assert MARKER[:3] in data
+    response = upload(server, user_key, data, "x.img")
+    assert response.status_code == 200, response.text
+    served = requests.get(response.json()["data"], timeout=10).content
+    assert MARKER[:3] not in served
+    with Image.open(io.BytesIO(data)) as sent, Image.open(io.BytesIO(served)) as got:
+        assert got.convert("RGB").tobytes() == sent.convert("RGB").tobytes()
+
+
+def test_a_real_icc_profile_and_adobe_flags_are_kept(server: Server, user_key: str) -> None:
+    profile = srgb_profile()
+    adobe = jpeg_segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01")
+    icc = jpeg_segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + profile)
+    data = with_segments(plain_jpeg(), icc, adobe)
+    response = upload(server, user_key, data)
+    served = requests.get(response.json()["data"], timeout=10).content
+    assert icc in served
+    assert adobe in served
+    with Image.open(io.BytesIO(served)) as got:
+        assert got.info["icc_profile"] == profile

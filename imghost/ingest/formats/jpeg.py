@@ -46,6 +46,12 @@ _NEXT_MARKER = re.compile(rb"\xff(?<!\xff\xff)\xff*+([^\x00\xff])")
 _EXIF = b"Exif\0\0"
 _JFIF = b"JFIF\0"
 _ICC = b"ICC_PROFILE\0"
+_ADOBE = b"Adobe"
+# The segment lengths of the only forms kept: JFIF without a thumbnail (version, units,
+# densities, a 0x0 thumbnail) and Adobe's transform flags; anything longer can carry anything.
+_JFIF_LENGTH, _ADOBE_LENGTH = 2 + 14, 2 + 12
+# An ICC profile's header: its size in the first 4 bytes, "acsp" at byte 36 (ICC.1:2022 7.2).
+_ICC_HEADER, _ICC_SIGNATURE = 128, b"acsp"
 _BYTES_PER_SEGMENT = 4096
 _ENDS_EARLY = "The JPEG ends before its end-of-image marker"
 
@@ -63,6 +69,7 @@ def parse(view: memoryview, max_frames: int) -> Structure:
     frame: tuple[int, int, bool] | None = None
     scanned = False
     removed: list[tuple[int, int]] = []
+    icc: list[_Segment] = []
     length = 0
     budget = Budget(view, _BYTES_PER_SEGMENT, "JPEG", "marker segments")
     for segment in _segments(view, 0, budget):
@@ -77,9 +84,13 @@ def parse(view: memoryview, max_frames: int) -> Structure:
             if frame is None:
                 raise damaged("The JPEG has image data before its frame header")
             scanned = True
+        elif segment.marker == _APP2 and _starts_with(view, segment, _ICC):
+            icc.append(segment)
         elif _removable(view, segment):
             removed.append((segment.start, segment.end))
         length = segment.end
+    if icc and not _whole_profile(view, icc):
+        removed = sorted(removed + [(segment.start, segment.end) for segment in icc])
     if frame is None or not scanned:
         raise damaged("The JPEG has no image data")
     _reject_appended(view, length, budget)
@@ -174,13 +185,29 @@ def _frame_header(view: memoryview, segment: _Segment) -> tuple[int, int, bool]:
 
 
 def _removable(view: memoryview, segment: _Segment) -> bool:
-    """Metadata that no decoder needs: all but JFIF APP0, ICC APP2 and Adobe APP14."""
+    """Metadata that no decoder needs: every APPn and comment but a bare JFIF APP0, the ICC
+    profile's APP2 (checked on its own) and Adobe's APP14 transform flags."""
     marker = segment.marker
+    size = segment.end - segment.body + 2  # the segment's length field
     if marker == _APP0:
-        return not _starts_with(view, segment, _JFIF)
-    if marker == _APP2:
-        return not _starts_with(view, segment, _ICC)
-    return marker == _COM or (marker in _APPN and marker != _APP14)
+        return not (size == _JFIF_LENGTH and _starts_with(view, segment, _JFIF))
+    if marker == _APP14:
+        return not (size == _ADOBE_LENGTH and _starts_with(view, segment, _ADOBE))
+    return marker == _COM or marker in _APPN
+
+
+def _whole_profile(view: memoryview, segments: list[_Segment]) -> bool:
+    """Do the ICC APP2 segments hold one profile, in order, of the size its header gives?"""
+    data_start = len(_ICC) + 2  # the identifier, then the chunk's number and the count
+    if any(s.end - s.body < data_start for s in segments):
+        return False
+    chunks = [view[s.body + data_start : s.end] for s in segments]
+    numbers = [view[s.body + len(_ICC)] for s in segments]
+    if numbers != list(range(1, len(segments) + 1)) or len(chunks[0]) < _ICC_HEADER:
+        return False
+    (declared,) = struct.unpack_from(">I", chunks[0], 0)
+    signature = bytes(chunks[0][36:40])
+    return signature == _ICC_SIGNATURE and declared == sum(len(chunk) for chunk in chunks)
 
 
 def _starts_with(view: memoryview, segment: _Segment, prefix: bytes) -> bool:
@@ -209,5 +236,5 @@ def _after_jfif(view: memoryview) -> int:
     if view[2:4] != b"\xff\xe0":
         return 2
     (size,) = struct.unpack_from(">H", view, 4)
-    # The same test as _removable(): a JFIF APP0 too short to hold its identifier is dropped.
-    return 4 + size if size >= 2 + len(_JFIF) and view[6:11] == _JFIF else 2
+    # The same test as _removable(): only a bare JFIF APP0 is kept.
+    return 4 + size if size == _JFIF_LENGTH and view[6:11] == _JFIF else 2

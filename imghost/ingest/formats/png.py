@@ -26,7 +26,12 @@ _IHDR_END = len(_SIGNATURE) + 8 + 13 + 4
 _MAX_UINT31 = 2**31 - 1  # section 7.1: lengths, widths and heights are below 2^31
 _BYTES_PER_CHUNK = 4096  # libpng writes 8 KiB IDAT chunks, Pillow 64 KiB
 _ENDS_EARLY = "The PNG ends before its IEND chunk"
-_REMOVABLE = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
+# Ancillary chunks that change how the picture looks, kept when stripping; every other
+# ancillary chunk (text, EXIF, time, private ones that can carry anything) is removed.
+_PICTURE_ANCILLARY = frozenset(
+    {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"cICP", b"mDCV", b"cLLI", b"pHYs",
+     b"bKGD", b"acTL", b"fcTL", b"fdAT"}
+)  # fmt: skip
 _KNOWN_CRITICAL = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND"})
 # Section 11 and the APNG extension give these chunks one exact length (Pillow raises
 # ValueError on short ones, so they must not reach it).
@@ -109,10 +114,10 @@ class _Walk:
             (self.declared_frames,) = struct.unpack_from(">I", view, chunk.data)
         elif kind in (b"fcTL", b"fdAT"):
             self._frame_chunk(view, chunk)
-        elif kind in _REMOVABLE:
-            self.removed.append((chunk.start, chunk.end))
         elif kind[0] < ord("a") and kind not in _KNOWN_CRITICAL:
             raise damaged(f"The PNG has a critical chunk no decoder knows, {kind.decode()}")
+        if kind[0] >= ord("a") and kind not in _PICTURE_ANCILLARY:
+            self.removed.append((chunk.start, chunk.end))
 
     def _palette(self, chunk: _Chunk) -> None:
         if self.palette or self.image_data or self.colour_type in (_GREY, _GREY_ALPHA):
