@@ -33,8 +33,12 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
-# `is_global` alone misses several of these on the Pythons we support (multicast, 6to4,
-# IPv4-compatible, local-use NAT64, site-local): the list is explicit so no release can drift.
+# Every entry of IANA's IPv4 and IPv6 Special-Purpose Address Registries (as of 2025-09) that
+# is not globally reachable, plus multicast and the deprecated site-local range. `is_global`
+# alone misses several on the Pythons we support (multicast, 6to4, IPv4-compatible, local-use
+# NAT64, site-local, and the 2024-25 entries 3fff::/20, 5f00::/16 and 100:0:0:1::/64): the
+# list is explicit so no release can drift. A few globally reachable entries inside 2001::/23
+# (AS112, AMT, ORCHIDv2) are refused with it: no image host lives there.
 _NOT_PUBLIC: tuple[Network, ...] = tuple(
     ipaddress.ip_network(network)
     for network in (
@@ -57,8 +61,11 @@ _NOT_PUBLIC: tuple[Network, ...] = tuple(
         "::1/128",
         "64:ff9b:1::/48",
         "100::/64",
+        "100:0:0:1::/64",
         "2001::/23",
         "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
         "fc00::/7",
         "fe80::/10",
         "fec0::/10",

@@ -512,6 +512,19 @@ REFUSED_HOSTS = [
     "[fec0::1]",
     "[ff02::1]",
     "[2001:db8::1]",
+    "[3fff::1]",
+    "[3fff:fff:ffff::1]",
+    "[5f00::1]",
+    "[5f00:ffff::1]",
+    "[100::1]",
+    "[100:0:0:1::1]",
+    "[2001:2::1]",
+    "[2001:10::1]",
+    "198.18.0.1",
+    "198.51.100.7",
+    "203.0.113.9",
+    "192.0.0.8",
+    "192.88.99.1",
 ]
 
 
@@ -528,7 +541,15 @@ def test_refuses_non_public_addresses_before_connecting(
 
 @pytest.mark.parametrize(
     "address",
-    ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"],
+    [
+        "93.184.216.34",
+        "1.1.1.1",
+        "2606:4700::1111",
+        "::ffff:93.184.216.34",
+        "64:ff9b::5db8:d822",
+        "4000::1",  # just past 3fff::/20
+        "5f01::1",  # just past 5f00::/16
+    ],
 )
 def test_public_addresses_are_public(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
