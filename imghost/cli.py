@@ -18,6 +18,7 @@ from imghost.repo.sql import SqlRepo
 from imghost.settings import (
     SettingError,
     described,
+    redacted,
     validate,
     with_defaults,
     without_redacted,
@@ -257,7 +258,7 @@ def settings_set(assignments: tuple[str, ...], **flags: Any) -> None:
         update_settings(_repo(config), changes, config.data_dir)
     except (SettingError, StorageCheckFailed) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps(validate(without_redacted(changes))))
+    click.echo(json.dumps(redacted(validate(without_redacted(changes)))))
 
 
 def _parse_assignment(item: str) -> tuple[str, Any]:

@@ -321,11 +321,20 @@ def with_defaults(stored: Mapping[str, Any]) -> dict[str, Any]:
     return {s.name: stored.get(s.name, s.default) for s in RUNTIME_SETTINGS}
 
 
+def redacted(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with every secret that is set shown as the placeholder."""
+    return {
+        name: REDACTED if value and SETTINGS_BY_NAME[name].secret else value
+        for name, value in values.items()
+    }
+
+
 def described(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every setting with its value (secrets redacted), default, help and whether it is set."""
+    shown = redacted({s.name: values[s.name] for s in RUNTIME_SETTINGS})
     return {
         s.name: {
-            "value": REDACTED if s.secret and values[s.name] else values[s.name],
+            "value": shown[s.name],
             "default": s.default,
             "is_default": values[s.name] == s.default,
             "secret": s.secret,

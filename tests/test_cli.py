@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -49,3 +50,22 @@ def test_user_keys_get_the_default_quota_admin_keys_none(tmp_path: Path) -> None
 def test_bad_cidr_is_refused(tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):
         run(tmp_path, "keys", "create", "--name", "x", "--allow-ip", "not-a-network")
+
+
+def test_settings_set_never_prints_a_secret_back(tmp_path: Path) -> None:
+    shown = run(
+        tmp_path,
+        "settings",
+        "set",
+        "storage.s3.secret_access_key=s3-secret-4711",
+        "storage.remote.token=remote-token-0815",
+        "quota.rpm=7",
+    )
+    assert "s3-secret-4711" not in shown
+    assert "remote-token-0815" not in shown
+    assert json.loads(shown) == {
+        "storage.s3.secret_access_key": "********",
+        "storage.remote.token": "********",
+        "quota.rpm": 7,
+    }
+    assert json.loads(run(tmp_path, "settings", "get", "storage.remote.token")) == "********"
