@@ -8,6 +8,7 @@ is async-only, pure Python on the data path, and would need its own event-loop p
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
@@ -47,8 +49,31 @@ class S3Settings:
 
 
 def _failure(exc: Exception) -> StoreUnavailable:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreUnavailable(f"S3 failed: {first_line}")
+    text = str(exc).strip()
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    # obstore's message ends its first line with the start of the response body, the XML
+    # prolog; the reason is in the <Error> document that follows.
+    first_line = first_line.removesuffix('<?xml version="1.0" encoding="UTF-8"?>').rstrip(": ")
+    reason = _s3_error(text)
+    return StoreUnavailable(f"S3 failed: {first_line}" + (f": {reason}" if reason else ""))
+
+
+def _s3_error(text: str) -> str | None:
+    """"Code: Message" of the S3 error document in `text`, if there is one."""
+    found = _ERROR_DOCUMENT.search(text)
+    if found is None:
+        return None
+    try:
+        error = ElementTree.fromstring(found[0])
+    except ElementTree.ParseError:
+        return None
+    code, message = error.findtext("Code"), error.findtext("Message")
+    return ": ".join(part for part in (code, message) if part) or None
+
+
+# S3's error body (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); a
+# few hundred bytes from a server the admin configured, bounded by the search.
+_ERROR_DOCUMENT = re.compile(r"<Error>.{0,4000}?</Error>", re.DOTALL)
 
 
 class S3Store:

@@ -170,5 +170,8 @@ def test_health(store: Store) -> None:
 
 def test_wrong_s3_credentials_fail_the_check(seaweed: SeaweedS3) -> None:
     store = S3Store(s3_settings(seaweed, secret_access_key="wrong"))
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StoreUnavailable) as failed:
         store.check()
+    # The reason from S3's error document, not the XML prolog before it.
+    assert "SignatureDoesNotMatch: The request signature we calculated" in str(failed.value)
+    assert "<?xml" not in str(failed.value)
