@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from imghost.metrics import REJECTIONS
+
+log = logging.getLogger("imghost")
 
 
 class ApiError(Exception):
@@ -91,6 +94,15 @@ def limits_unavailable(exc: Exception) -> ApiError:
 
 def storage_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
     return _unavailable("storage_unavailable", f"The image store failed, so {outcome}", exc)
+
+
+def image_unavailable(code: str, exc: Exception) -> ApiError:
+    """A public image read failed on a backend: the details (an internal endpoint, its error)
+    go to the log, the public gets a plain message."""
+    log.warning("image read failed (%s): %s", code, exc)
+    return ApiError(
+        503, code, "The image cannot be served right now. Try again shortly.", {"Retry-After": "5"}
+    )
 
 
 def out_of_space(exc: OSError) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from imghost.errors import ApiError, storage_unavailable
+from imghost.errors import ApiError, image_unavailable
 from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 from imghost.threads import iterate_blocking, run_blocking
@@ -60,7 +60,7 @@ async def proxied(
     except ObjectMissing as exc:
         raise ApiError(404, "not_found", "The image's bytes are missing from the store.") from exc
     except StoreUnavailable as exc:
-        raise storage_unavailable(exc, "the image cannot be read now") from exc
+        raise image_unavailable("storage_unavailable", exc) from exc
 
     async def body() -> AsyncIterator[bytes]:
         yield first

@@ -16,7 +16,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from imghost.errors import ApiError, database_unavailable, storage_unavailable
+from imghost.errors import ApiError, image_unavailable
 from imghost.http.ranges import proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
@@ -64,7 +64,7 @@ async def find_upload(request: Request) -> Upload:
         try:
             upload = await run_blocking(services.repo.get_upload, match[1])
         except RepoUnavailable as exc:
-            raise database_unavailable(exc, "the image cannot be read now") from exc
+            raise image_unavailable("database_unavailable", exc) from exc
         if upload is not None:
             services.recent.put(upload)
     expected_key = f"uploads/{date_part}/{params['name']}"
@@ -87,7 +87,7 @@ async def serve_image(request: Request) -> Response:
         # Computed locally by every backend (a presigned URL is a signature, not a request).
         redirect = store.redirect_url(upload.where)
     except (StoreUnavailable, RepoUnavailable) as exc:
-        raise storage_unavailable(exc, "the image cannot be read now") from exc
+        raise image_unavailable("storage_unavailable", exc) from exc
     if redirect is not None:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)

@@ -156,6 +156,14 @@ def test_store_outage_answers_503_and_records_nothing(single: Server, tmp_path: 
         unreadable = requests.get(before.json()["data"])
         assert unreadable.status_code == 503
         assert unreadable.json()["code"] == "storage_unavailable"
+        # The public sees a plain message; the store's address and error are in the log only.
+        assert unreadable.json()["message"] == (
+            "The image cannot be served right now. Try again shortly."
+        )
+        assert own.endpoint.split("//")[1] not in unreadable.text
+        assert own.endpoint.split("//")[1] in (
+            single.log_path.read_text() if single.log_path else ""
+        )
         failed, _ = upload(single, key, png_bytes(8, 8))
         assert failed.status_code == 503
         assert failed.json()["code"] == "storage_unavailable"
