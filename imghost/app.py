@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 
 from imghost import sweeper
 from imghost.config import Config, load_config
@@ -30,6 +30,7 @@ from imghost.http.admin import get_settings, put_settings
 from imghost.http.fastpath import ImageFastPath
 from imghost.http.ops import healthz, openapi, readyz
 from imghost.http.requestlog import RequestLog, configure_access_log
+from imghost.http.routes import route
 from imghost.http.serve import serve_image
 from imghost.http.upload import api_upload
 from imghost.ingest.spooldir import SpoolDir, sweep_dead
@@ -51,29 +52,24 @@ SPOOL_DIR_ENV = "IMGHOST_INSTANCE_SPOOL_DIR"
 log = logging.getLogger("imghost")
 
 ROUTES = [
-    Route("/api/upload", api_upload, methods=["POST"]),
-    Route("/uploads/{year}/{month}/{name}", serve_image, methods=["GET", "HEAD"]),
-    Route("/api/settings", get_settings, methods=["GET"]),
-    Route("/api/settings", put_settings, methods=["PUT"]),
-    Route("/v1/files/uploads", files.upload_multipart, methods=["POST"]),
-    Route("/v1/files/uploads/base64", files.upload_base64, methods=["POST"]),
-    Route("/v1/files/uploads/url", files.upload_url, methods=["POST"]),
-    Route("/v1/files", files.create_file, methods=["POST"]),
-    Route("/v1/files", files.list_files, methods=["GET"]),
-    Route("/v1/files/{file_id}", files.get_file, methods=["GET"]),
-    Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]),
-    Route("/api/keys", keys.list_keys, methods=["GET"]),
-    Route("/api/keys", keys.create_key, methods=["POST"]),
-    Route("/api/keys/{key_id}", keys.update_key, methods=["PATCH"]),
-    Route("/api/keys/{key_id}", keys.delete_key, methods=["DELETE"]),
-    Route("/api/stats", keys.stats, methods=["GET"]),
-    Route("/", web.upload_page, methods=["GET"]),
-    Route("/admin", web.admin_page, methods=["GET"]),
+    route("/api/upload", POST=api_upload),
+    route("/uploads/{year}/{month}/{name}", GET=serve_image),
+    route("/api/settings", GET=get_settings, PUT=put_settings),
+    route("/v1/files/uploads", POST=files.upload_multipart),
+    route("/v1/files/uploads/base64", POST=files.upload_base64),
+    route("/v1/files/uploads/url", POST=files.upload_url),
+    route("/v1/files", GET=files.list_files, POST=files.create_file),
+    route("/v1/files/{file_id}", GET=files.get_file, DELETE=files.delete_file),
+    route("/api/keys", GET=keys.list_keys, POST=keys.create_key),
+    route("/api/keys/{key_id}", PATCH=keys.update_key, DELETE=keys.delete_key),
+    route("/api/stats", GET=keys.stats),
+    route("/", GET=web.upload_page),
+    route("/admin", GET=web.admin_page),
     Mount("/static", app=web.static_files, name="static"),
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/openapi.json", openapi, methods=["GET"]),
+    route("/healthz", GET=healthz),
+    route("/metrics", GET=metrics),
+    route("/readyz", GET=readyz),
+    route("/openapi.json", GET=openapi),
 ]
 
 
@@ -162,6 +158,8 @@ def create_app(config: Config | None = None) -> RequestLog:
             Exception: _unexpected,
         },
     )
+    # An address with a slash added is not the resource: 404, not a redirect to it.
+    app.router.redirect_slashes = False
     app.state.services = services
     configure_access_log()
     return RequestLog(ImageFastPath(app))
