@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from imghost.errors import ApiError, image_unavailable
 from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 from imghost.threads import iterate_blocking, run_blocking
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
 
 
 def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
     """[start, end) of a single satisfiable `Range`, None for the whole object.
 
-    Several ranges or an unparsable header are answered with the whole object (RFC 9110
-    lets a server ignore Range); a range that starts past the end is a 416.
+    RFC 9110 section 14: several ranges, and a header that is not a valid range set (no
+    digits, or a last position before the first), are ignored and answered with the whole
+    object; a valid range that selects nothing (it starts past the end, or a suffix of 0
+    bytes) is a 416.
     """
     match = _RANGE.fullmatch((header or "").strip())
     if match is None or match[1] == match[2] == "":
         return None
     first, last = match[1], match[2]
+    if first and last and int(last) < int(first):
+        return None
     if first == "":
         start, end = max(0, size - int(last)), size
     else:
@@ -38,6 +45,25 @@ def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
             {"Content-Range": f"bytes */{size}"},
         )
     return start, end
+
+
+class WholeFile(FileResponse):
+    """A file answered in full whatever the request's Range: for the ranges RFC 9110 says to
+    ignore, which Starlette's FileResponse would answer with a 400."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
+
+
+def local_file(
+    request: Request, upload: Upload, path: Path, stat: os.stat_result, headers: dict[str, str]
+) -> Response:
+    """A local file, its Range checked as `proxied` checks it; a single satisfiable range is
+    left to FileResponse, which sends it from the file."""
+    header = request.headers.get("range")
+    response = FileResponse if requested_range(header, stat.st_size) else WholeFile
+    return response(path, headers=headers, media_type=upload.content_type, stat_result=stat)
 
 
 async def proxied(

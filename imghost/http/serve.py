@@ -14,10 +14,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from imghost.errors import ApiError, image_unavailable
-from imghost.http.ranges import proxied
+from imghost.http.ranges import local_file, proxied
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
@@ -92,18 +92,18 @@ async def serve_image(request: Request) -> Response:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)
     if path is not None:
-        return _local_file(upload, path, headers)
+        return _local_file(request, upload, path, headers)
     return await proxied(request, store, upload, headers)
 
 
-def _local_file(upload: Upload, path: Path, headers: dict[str, str]) -> Response:
+def _local_file(request: Request, upload: Upload, path: Path, headers: dict[str, str]) -> Response:
     try:
         # Stat here, not in a worker thread inside FileResponse: one syscall, no thread hop.
         stat = os.stat(path)
     except FileNotFoundError:
         # Deleted while its record was still remembered, or lost: gone either way.
         raise not_found() from None
-    return FileResponse(path, headers=headers, media_type=upload.content_type, stat_result=stat)
+    return local_file(request, upload, path, stat, headers)
 
 
 # A presigned URL expires, and a public base URL can be changed: keep redirects short-lived.

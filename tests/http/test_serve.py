@@ -68,9 +68,22 @@ def test_range_requests(image: tuple[str, bytes]) -> None:
     suffix = requests.get(url, headers={"Range": "bytes=-5"})
     assert suffix.status_code == 206
     assert suffix.content == body[-5:]
-    beyond = requests.get(url, headers={"Range": f"bytes={len(body) + 10}-"})
-    assert beyond.status_code == 416
-    assert beyond.headers["content-range"] == f"bytes */{len(body)}"
+    assert_ranges_follow_rfc_9110(url, body)
+
+
+def assert_ranges_follow_rfc_9110(url: str, body: bytes) -> None:
+    """Invalid range sets are ignored (200, the whole image); valid ones that select nothing
+    are a 416 with the envelope; several ranges get the whole image."""
+    for ignored in ("bytes=5-1", "bytes=abc", "items=0-5", "bytes=-", "bytes=0-1,5-9"):
+        whole = requests.get(url, headers={"Range": ignored})
+        assert whole.status_code == 200, ignored
+        assert whole.content == body, ignored
+    for unsatisfiable in (f"bytes={len(body)}-", f"bytes={len(body) + 10}-20000000", "bytes=-0"):
+        beyond = requests.get(url, headers={"Range": unsatisfiable})
+        assert beyond.status_code == 416, unsatisfiable
+        assert beyond.headers["content-range"] == f"bytes */{len(body)}"
+        assert beyond.headers["content-type"] == "application/json"
+        assert beyond.json()["code"] == "range_not_satisfiable"
 
 
 @pytest.mark.parametrize(
