@@ -208,6 +208,12 @@ RUNTIME_SETTINGS: tuple[RuntimeSetting, ...] = (
         _integer(1, 1024 * MIB),
     ),
     RuntimeSetting(
+        "limits.body_timeout_seconds",
+        30,
+        "Seconds an upload's body may stall between two chunks before it is refused (408).",
+        _integer(1, 3600),
+    ),
+    RuntimeSetting(
         "limits.max_pixels",
         100_000_000,
         "Largest accepted width x height (per frame).",

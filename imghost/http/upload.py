@@ -46,7 +46,13 @@ def expires_at(
 async def receive_file(request: Request, access: Access) -> ReceivedForm:
     """Stream the multipart form; its `file` is spooled, refused early if too large or no image."""
     limit = access.settings["limits.max_upload_bytes"]
-    form = await receive_form(request, services_of(request).spool_dir, limit, require_image)
+    form = await receive_form(
+        request,
+        services_of(request).spool_dir,
+        limit,
+        require_image,
+        access.settings["limits.body_timeout_seconds"],
+    )
     if form.spool is None:
         raise ApiError(
             400, "missing_file", "No file was sent. Send the image in the multipart field 'file'."

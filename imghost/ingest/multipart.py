@@ -7,8 +7,9 @@ of the body is read.
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,15 +162,33 @@ class _FormReader:
 
 
 async def receive_form(
-    request: Request, spool_dir: Path, limit: int, on_head: Callable[[bytes], None]
+    request: Request,
+    spool_dir: Path,
+    limit: int,
+    on_head: Callable[[bytes], None],
+    idle_seconds: float,
 ) -> ReceivedForm:
-    """Read the whole form, spooling `file`. On any error, nothing is left on disk."""
+    """Read the whole form, spooling `file`. On any error, nothing is left on disk.
+
+    The body as a whole may not pass the file limit plus the form's overhead, whatever the
+    framing (chunked, or bytes after the closing boundary), and may not stall for longer than
+    `idle_seconds` between two chunks.
+    """
     boundary = boundary_of(request)
     check_declared_length(request, limit)
     reader = _FormReader(spool_dir, limit, on_head)
+    received = 0
     try:
         parser = MultipartParser(boundary, reader.callbacks())
-        async for chunk in request.stream():
+        async for chunk in _chunks(request, idle_seconds):
+            received += len(chunk)
+            if received > limit + FORM_OVERHEAD_BYTES:
+                raise ApiError(
+                    413,
+                    "body_too_large",
+                    f"The request body is longer than the {limit}-byte file limit allows, "
+                    "whatever follows the form. Send one image and nothing after the form.",
+                )
             parser.write(chunk)
         if not reader.finished:
             raise _bad_request(
@@ -188,6 +207,24 @@ async def receive_form(
         _discard(reader.form)
         raise
     return reader.form
+
+
+async def _chunks(request: Request, idle_seconds: float) -> AsyncIterator[bytes]:
+    stream = aiter(request.stream())
+    while True:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise ApiError(
+                408,
+                "body_timeout",
+                f"The upload stalled: no data arrived for {idle_seconds:g} s. Check the "
+                "connection and send it again.",
+            ) from None
+        yield chunk
 
 
 def _discard(form: ReceivedForm) -> None:
