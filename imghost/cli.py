@@ -315,7 +315,8 @@ def doctor(**flags: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be copied.")
 def migrate_store(target: str, dry_run: bool, **flags: Any) -> None:
     """Copy uploads from other stores into TARGET; their URLs do not change."""
-    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress
+    from rich.filesize import decimal
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from imghost.migrate import migrate, pending
 
@@ -328,17 +329,27 @@ def migrate_store(target: str, dry_run: bool, **flags: Any) -> None:
         return
     settings = with_defaults(repo.get_settings())
     config.tmp_dir.mkdir(parents=True, exist_ok=True)
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), DownloadColumn())
+    # One bar counting uploads; the bytes copied so far beside it, as bytes.
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("uploads, {task.fields[done_bytes]}"),
+    )
     with Progress(*columns) as progress:
-        files = progress.add_task("uploads", total=len(todo))
-        size = progress.add_task("bytes", total=total_bytes)
+        task = progress.add_task("copying", total=len(todo), done_bytes=decimal(0))
+        done_bytes = 0
 
         def advance(upload: Upload) -> None:
-            progress.advance(files)
-            progress.advance(size, upload.size)
+            nonlocal done_bytes
+            done_bytes += upload.size
+            progress.update(task, advance=1, done_bytes=decimal(done_bytes))
 
         report = migrate(repo, Stores(config.data_dir), settings, target, config.tmp_dir, advance)
-    click.echo(f"moved {report.moved} upload(s), {report.bytes} bytes; {len(report.failed)} failed")
+    click.echo(
+        f"copied {report.copied} upload(s), {report.bytes} bytes, into {target} (their URLs "
+        f"are unchanged; the originals stay where they were); {len(report.failed)} failed"
+    )
     for failure in report.failed:
         click.echo(f"  {failure}", err=True)
     if report.failed:

@@ -24,7 +24,7 @@ BATCH = 100
 
 @dataclass
 class MigrationReport:
-    moved: int = 0
+    copied: int = 0
     bytes: int = 0
     failed: list[str] = field(default_factory=list)
 
@@ -84,7 +84,7 @@ def migrate(
             report.failed.append(f"{upload.id}: {exc}")
         else:
             repo.move_upload(upload.id, target_name, location)
-            report.moved += 1
+            report.copied += 1
             report.bytes += upload.size
         on_progress(upload)
     return report

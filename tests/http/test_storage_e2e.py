@@ -133,7 +133,9 @@ def test_migrate_local_to_s3_keeps_urls(single: Server, seaweed: SeaweedS3) -> N
         stored[response.json()["data"]] = (data, record)
     assert put(single, s3_changes(seaweed)).status_code == 200
     assert "5 upload(s)" in single.cli("migrate-store", "--to", "s3", "--dry-run")
-    single.cli("migrate-store", "--to", "s3")
+    copied = single.cli("migrate-store", "--to", "s3")
+    assert "copied 5 upload(s)" in copied
+    assert "moved" not in copied
     assert "0 upload(s)" in single.cli("migrate-store", "--to", "s3")
     repo = single.repo()
     for url, (data, record) in stored.items():
