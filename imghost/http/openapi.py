@@ -167,9 +167,29 @@ def _v1_errors(statuses: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _v1(summary: str, body: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str, Any]:
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+_LIST_PARAMETERS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+    {"name": "after", "in": "query", "schema": {"type": "string"}},
+    {"name": "order", "in": "query", "schema": {"enum": ["desc"]}},
+    {"name": "key_id", "in": "query", "schema": {"type": "string"}},
+    {"name": "created_after", "in": "query", "schema": {"type": "number"}},
+    {"name": "created_before", "in": "query", "schema": {"type": "number"}},
+]
+
+
+def _v1(
+    summary: str,
+    body: dict[str, Any] | None,
+    answer: dict[str, Any],
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
+        **({"parameters": parameters} if parameters else {}),
         "security": [{"bearer": []}],
         "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": answer}}},
@@ -229,18 +249,26 @@ def _v1_routes() -> dict[str, Any]:
         },
         "/v1/files": {
             "post": _v1("OpenAI Files API: create", form, file_ref),
-            "get": _v1("List files, newest first (limit, after, key_id for admins)", None, listing),
+            "get": _v1(
+                "List files, newest first (key_id for admins)", None, listing, _LIST_PARAMETERS
+            ),
         },
         "/v1/files/{file_id}": {
-            "get": _v1("Describe a file", None, file_ref),
-            "delete": _v1("Delete a file: its URL answers 404 at once", None, deleted),
+            "get": _v1("Describe a file", None, file_ref, [_path_parameter("file_id")]),
+            "delete": _v1(
+                "Delete a file: its URL answers 404 at once",
+                None,
+                deleted,
+                [_path_parameter("file_id")],
+            ),
         },
     }
 
 
-def _admin(summary: str, body: bool = False) -> dict[str, Any]:
+def _admin(summary: str, body: bool = False, path_parameter: str | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
+        **({"parameters": [_path_parameter(path_parameter)]} if path_parameter else {}),
         "security": [{"bearer": []}],
         "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
@@ -274,9 +302,11 @@ def _admin_routes() -> dict[str, Any]:
         },
         "/api/keys/{key_id}": {
             "patch": _admin(
-                "Change name, enabled, expires_at, daily_bytes, rpm, allow_ips", body=True
+                "Change name, enabled, expires_at, daily_bytes, rpm, allow_ips",
+                body=True,
+                path_parameter="key_id",
             ),
-            "delete": _admin("Revoke a key"),
+            "delete": _admin("Revoke a key", path_parameter="key_id"),
         },
         "/api/stats": {"get": _admin("Uploads and bytes per day (30 days), top keys, stores")},
         "/": page,

@@ -59,7 +59,7 @@ def _failure(exc: Exception) -> StoreUnavailable:
 
 
 def _s3_error(text: str) -> str | None:
-    """ "Code: Message" of the S3 error document in `text`, if there is one."""
+    """The S3 error document in `text` as "Code: Message", if there is one."""
     found = _ERROR_DOCUMENT.search(text)
     if found is None:
         return None
