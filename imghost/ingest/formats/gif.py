@@ -20,6 +20,10 @@ _GRAPHIC_CONTROL, _PLAIN_TEXT, _APPLICATION = 0xF9, 0x01, 0xFF
 # Application extensions that only carry the loop count; every other one is metadata.
 _LOOP_APPLICATIONS = (b"\x0bNETSCAPE2.0", b"\x0bANIMEXTS1.0")
 _MIN_CODE_SIZES = range(2, 12)
+# Bytes up to the end of the first data sub-block: introducer, label, block size byte(s), data.
+_CONTROL_SIZE = 4  # section 23: packed fields, delay (2), transparent colour index
+_CONTROL_BLOCK = 2 + 1 + _CONTROL_SIZE
+_LOOP_BLOCK = 2 + 1 + 11 + 1 + 3  # application block 11 (identifier), then {3, 1, lo, hi}
 # Encoders fill data sub-blocks to their 255-byte maximum; tiny ones are only there to slow
 # the walk, so the budget allows one block per 64 bytes on average.
 _BYTES_PER_BLOCK = 64
@@ -57,9 +61,14 @@ def parse(view: memoryview, max_frames: int) -> Structure:
         elif block == _EXTENSION:
             end = _skip_sub_blocks(view, pos + 2, budget)
             label = view[pos + 1]
-            if label == _GRAPHIC_CONTROL:
+            if label == _GRAPHIC_CONTROL and view[pos + 2] != _CONTROL_SIZE:
+                removed.append((pos, end))  # not a control block any decoder can read
+            elif label == _GRAPHIC_CONTROL:
                 pending_control = (pos, end)
-            elif _removable(view, pos, label):
+                removed.extend(_beyond_first_sub_block(pos, end, _CONTROL_BLOCK))
+            elif not _removable(view, pos, label):
+                removed.extend(_beyond_first_sub_block(pos, end, _LOOP_BLOCK))
+            else:
                 removed.append((pos, end))
                 if label == _PLAIN_TEXT and pending_control is not None:
                     removed.append(pending_control)
@@ -126,4 +135,16 @@ def _removable(view: memoryview, pos: int, label: int) -> bool:
     if label != _APPLICATION:
         return True
     identifier = view[pos + 2 : pos + 2 + len(_LOOP_APPLICATIONS[0])]
-    return identifier not in _LOOP_APPLICATIONS
+    if identifier not in _LOOP_APPLICATIONS:
+        return True
+    loop = pos + 2 + len(identifier)
+    # Section 26 and the NETSCAPE2.0 convention: sub-block 1 is {3, 1, count lo, count hi}.
+    return view[loop : loop + 2] != b"\x03\x01"
+
+
+def _beyond_first_sub_block(pos: int, end: int, first: int) -> list[tuple[int, int]]:
+    """Decoders read a graphic control or loop extension's first `first` bytes of data and skip
+    any further sub-blocks, which could carry anything (markup too): those are cut, leaving the
+    extension in its standard form."""
+    extra = pos + first
+    return [(extra, end - 1)] if extra < end - 1 else []

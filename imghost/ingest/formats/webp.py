@@ -20,6 +20,7 @@ from imghost.ingest.formats._common import (
 _HEADER_END = 12  # "RIFF", size, "WEBP"
 _VP8, _VP8L, _VP8X, _ANIM, _ANMF, _EXIF = b"VP8 ", b"VP8L", b"VP8X", b"ANIM", b"ANMF", b"EXIF"
 _KEPT = frozenset({_VP8, _VP8L, _ANIM, _ANMF, b"ALPH", b"ICCP"})
+_FRAME_DATA = frozenset({_VP8, _VP8L, b"ALPH"})
 # VP8X flag bits (RFC 9649 section 2.7): ICC 0x20, alpha 0x10, EXIF 0x08, XMP 0x04, animation 0x02.
 _ALPHA_FLAG, _EXIF_FLAG, _XMP_FLAG, _ANIMATION_FLAG = 0x10, 0x08, 0x04, 0x02
 _VP8_START_CODE = b"\x9d\x01\x2a"  # RFC 6386 section 9.1
@@ -47,6 +48,7 @@ class _Walk:
 
     width: int
     height: int
+    budget: Budget  # shared with the top-level walk: frames' chunks count too
     image: _Chunk | None = None  # the still image's VP8/VP8L chunk
     animation: bool = False  # an ANIM chunk, which must come before the frames
     frames: int = 0  # ANMF chunks
@@ -61,6 +63,7 @@ class _Walk:
                 raise damaged("A WebP animation frame comes before the ANIM chunk")
             self.frames += 1
             _check_frame_inside(view, chunk, self.width, self.height)
+            _check_frame_data(view, chunk, self.budget)
         elif fourcc in (_VP8, _VP8L) and self.image is None:
             self.image = chunk
         if fourcc in _KEPT:
@@ -69,19 +72,20 @@ class _Walk:
 
 def parse(view: memoryview, max_frames: int) -> Structure:
     riff_end = _riff_end(view)
-    chunks = _chunks(view, riff_end)
+    budget = Budget(view, _BYTES_PER_CHUNK, "WebP", "chunks")
+    chunks = _chunks(view, _HEADER_END, riff_end, budget)
     first = next(chunks, None)
     if first is None or first.fourcc not in (_VP8, _VP8L, _VP8X):
         raise damaged("The WebP does not start with an image or VP8X chunk")
     if first.fourcc == _VP8X:
-        walk = _Walk(*_canvas(view, first))
+        walk = _Walk(*_canvas(view, first), budget=budget)
         for chunk in chunks:
             walk.visit(view, chunk)
             if walk.frames > max_frames:
                 return _structure(walk, max_frames + 1, chunk.end)
         _check_extended(view, first, walk)
     else:
-        walk = _Walk(*_image_size(view, first))
+        walk = _Walk(*_image_size(view, first), budget=budget)
         walk.visit(view, first)
         # RFC 9649 section 2.5: a simple file is its one image chunk; decoders ignore anything
         # after it, so later chunks are only bounds-checked, and dropped on strip.
@@ -129,9 +133,7 @@ def _riff_end(view: memoryview) -> int:
     return 8 + size
 
 
-def _chunks(view: memoryview, riff_end: int) -> Iterator[_Chunk]:
-    pos = _HEADER_END
-    budget = Budget(view, _BYTES_PER_CHUNK, "WebP", "chunks")
+def _chunks(view: memoryview, pos: int, riff_end: int, budget: Budget) -> Iterator[_Chunk]:
     while pos < riff_end:
         budget.spend()
         if pos + 8 > riff_end:
@@ -195,6 +197,20 @@ def _check_frame_inside(view: memoryview, anmf: _Chunk, width: int, height: int)
     frame_width, frame_height = _uint24(view, anmf.data + 6) + 1, _uint24(view, anmf.data + 9) + 1
     if x + frame_width > width or y + frame_height > height:
         raise damaged("A WebP animation frame lies outside the image")
+
+
+def _check_frame_data(view: memoryview, anmf: _Chunk, budget: Budget) -> None:
+    """An animation frame may hold only its image (ALPH, VP8 or VP8L chunks).
+
+    RFC 9649 lets a frame carry unknown chunks too, but no encoder writes them, and they
+    cannot be cut out losslessly without rewriting the frame, so a file with one is refused
+    rather than served with whatever the chunk holds (it could be markup).
+    """
+    for chunk in _chunks(view, anmf.data + 16, anmf.end, budget):
+        if chunk.fourcc not in _FRAME_DATA:
+            raise damaged(
+                f"A WebP animation frame holds a {chunk.fourcc!r} chunk besides its image"
+            )
 
 
 def _check_extended(view: memoryview, vp8x: _Chunk, walk: _Walk) -> None:
