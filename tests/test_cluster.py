@@ -44,6 +44,7 @@ from tests.nginx import cluster_site, needs_nginx, run_nginx
 from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 from tests.seaweed import SeaweedS3
 from tests.tcpcut import Cuttable
+from tests.test_nginx_front import half_closed_upload
 
 REDIS_URL = os.environ.get("IMGHOST_TEST_REDIS_URL", "")
 INSTANCES = 3
@@ -210,6 +211,11 @@ def test_any_instance_serves_what_another_stored(cluster: Cluster) -> None:
             assert served.content == data
             assert served.headers["content-type"] == "image/png"
         assert requests.get(url, timeout=10).content == data
+
+
+def test_a_client_that_half_closes_gets_its_answer_through_the_front(cluster: Cluster) -> None:
+    answer = half_closed_upload(cluster.front, cluster.new_key(), unique_png())
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
 
 
 def test_the_front_caches_images_fetched_from_the_bucket(cluster: Cluster) -> None:

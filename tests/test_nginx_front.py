@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -50,3 +52,35 @@ def test_over_size_uploads_get_the_envelope_from_nginx(front: str, own_server: S
     refused = requests.post(front + "/api/upload", headers=auth(key), files={"file": body})
     assert refused.status_code == 413
     assert refused.json()["code"] == "file_too_large"
+
+
+def half_closed_upload(base_url: str, key: str, data: bytes) -> bytes:
+    """POST a whole upload, shut the socket's write side (SHUT_WR), and read the answer."""
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+        + data
+        + b"\r\n--b--\r\n"
+    )
+    address = urlsplit(base_url)
+    head = (
+        f"POST /api/upload HTTP/1.1\r\nHost: {address.netloc}\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {len(form)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(head + form)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_client_that_half_closes_after_its_upload_gets_the_answer(
+    front: str, own_server: Server
+) -> None:
+    # granian (hyper) drops a connection whose client half-closed; nginx must not pass that on.
+    key, _ = own_server.new_key()
+    answer = half_closed_upload(front, key, unique_png())
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert b'"success":true' in answer.replace(b" ", b"")
