@@ -33,41 +33,58 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
-# Every entry of IANA's IPv4 and IPv6 Special-Purpose Address Registries (as of 2025-09) that
-# is not globally reachable, plus multicast and the deprecated site-local range. `is_global`
-# alone misses several on the Pythons we support (multicast, 6to4, IPv4-compatible, local-use
-# NAT64, site-local, and the 2024-25 entries 3fff::/20, 5f00::/16 and 100:0:0:1::/64): the
-# list is explicit so no release can drift. A few globally reachable entries inside 2001::/23
-# (AS112, AMT, ORCHIDv2) are refused with it: no image host lives there.
+# Every entry that is not globally reachable in IANA's IPv4 Special-Purpose Address Registry
+# (last updated 2020-09-04) and IPv6 Special-Purpose Address Registry (last updated 2024-10-22,
+# plus RFC 9780's 100:0:0:1::/64 of 2025), and the multicast and deprecated blocks those
+# registries leave out. More specific entries inside a blocked one stay listed so the table can
+# be checked line by line against the registries. 192.0.0.0/24 and 2001::/23 are blocked whole,
+# their few anycast exceptions (PCP, TURN, AMT, AS112, ORCHIDv2, DETs) included: no image is
+# served from them. The table is explicit rather than `ip.is_global`, whose lists differ
+# between Python releases. 2002::/16 (6to4, "N/A") and the IPv4-in-IPv6 forms are judged by
+# the IPv4 address inside them, see _embedded_ipv4.
 _NOT_PUBLIC: tuple[Network, ...] = tuple(
     ipaddress.ip_network(network)
     for network in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.0.0.0/24",
-        "192.0.2.0/24",
-        "192.88.99.0/24",
-        "192.168.0.0/16",
-        "198.18.0.0/15",
-        "198.51.100.0/24",
-        "203.0.113.0/24",
+        # IPv4 Special-Purpose Address Registry
+        "0.0.0.0/8",  # "This network"
+        "0.0.0.0/32",  # "This host on this network"
+        "10.0.0.0/8",  # Private-Use
+        "100.64.0.0/10",  # Shared Address Space
+        "127.0.0.0/8",  # Loopback
+        "169.254.0.0/16",  # Link Local
+        "172.16.0.0/12",  # Private-Use
+        "192.0.0.0/24",  # IETF Protocol Assignments
+        "192.0.0.0/29",  # IPv4 Service Continuity Prefix
+        "192.0.0.8/32",  # IPv4 dummy address
+        "192.0.0.170/32",  # NAT64/DNS64 Discovery
+        "192.0.0.171/32",  # NAT64/DNS64 Discovery
+        "192.0.2.0/24",  # Documentation (TEST-NET-1)
+        "192.88.99.0/24",  # Deprecated (6to4 Relay Anycast)
+        "192.168.0.0/16",  # Private-Use
+        "198.18.0.0/15",  # Benchmarking
+        "198.51.100.0/24",  # Documentation (TEST-NET-2)
+        "203.0.113.0/24",  # Documentation (TEST-NET-3)
+        "240.0.0.0/4",  # Reserved
+        "255.255.255.255/32",  # Limited Broadcast
+        # IPv4 multicast (its own registry)
         "224.0.0.0/4",
-        "240.0.0.0/4",
-        "::/128",
-        "::1/128",
-        "64:ff9b:1::/48",
-        "100::/64",
-        "100:0:0:1::/64",
-        "2001::/23",
-        "2001:db8::/32",
-        "3fff::/20",
-        "5f00::/16",
-        "fc00::/7",
-        "fe80::/10",
+        # IPv6 Special-Purpose Address Registry
+        "::1/128",  # Loopback Address
+        "::/128",  # Unspecified Address
+        "::ffff:0:0/96",  # IPv4-mapped Address (only its embedded IPv4 reaches here)
+        "64:ff9b:1::/48",  # IPv4-IPv6 Translat. (local-use)
+        "100::/64",  # Discard-Only Address Block
+        "100:0:0:1::/64",  # Dummy IPv6 Prefix (RFC 9780)
+        "2001::/23",  # IETF Protocol Assignments
+        "2001::/32",  # TEREDO
+        "2001:2::/48",  # Benchmarking
+        "2001:10::/28",  # Deprecated (previously ORCHID)
+        "2001:db8::/32",  # Documentation
+        "3fff::/20",  # Documentation
+        "5f00::/16",  # Segment Routing (SRv6) SIDs
+        "fc00::/7",  # Unique-Local
+        "fe80::/10",  # Link-Local Unicast
+        # Deprecated site-local (RFC 3879) and IPv6 multicast, outside that registry
         "fec0::/10",
         "ff00::/8",
     )
@@ -203,7 +220,7 @@ def is_public(ip: IPAddress) -> bool:
     embedded = _embedded_ipv4(ip)
     if embedded is not None:
         return is_public(embedded)
-    return ip.is_global and not ip.is_multicast and not any(ip in net for net in _NOT_PUBLIC)
+    return not any(ip in network for network in _NOT_PUBLIC)
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
@@ -250,6 +267,9 @@ def _parse(url: str) -> _Target:
 
 def _ascii_host(hostname: str) -> str:
     if ":" in hostname:
+        if "%" in hostname:
+            # A zone picks one of this server's interfaces: never the user's to choose.
+            raise _Refused(f"{hostname} names an IPv6 zone (%)", invalid=True)
         try:
             ipaddress.IPv6Address(hostname)
         except ValueError as exc:

@@ -512,19 +512,55 @@ REFUSED_HOSTS = [
     "[fec0::1]",
     "[ff02::1]",
     "[2001:db8::1]",
+    # One address in every IANA special-purpose entry that is not globally reachable
+    "0.1.2.3",
+    "100.127.255.254",
+    "192.0.0.1",
+    "192.0.0.8",
+    "192.0.0.9",
+    "192.0.0.170",
+    "192.0.0.171",
+    "192.0.0.255",
+    "192.0.2.255",
+    "192.88.99.1",
+    "198.18.0.1",
+    "198.19.255.254",
+    "198.51.100.7",
+    "203.0.113.9",
+    "239.255.255.250",
     "[3fff::1]",
     "[3fff:fff:ffff::1]",
     "[5f00::1]",
     "[5f00:ffff::1]",
     "[100::1]",
     "[100:0:0:1::1]",
+    "[2001::1]",
+    "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+    "[2001:1::1]",
     "[2001:2::1]",
+    "[2001:3::1]",
     "[2001:10::1]",
-    "198.18.0.1",
-    "198.51.100.7",
-    "203.0.113.9",
-    "192.0.0.8",
-    "192.88.99.1",
+    "[2001:1ff:ffff::1]",
+    "[2001:db8:ffff::1]",
+    "[64:ff9b:1:ffff::1]",
+    "[fdff:ffff::1]",
+    "[febf::1]",
+    "[ff0e::1]",
+    # IPv4 inside IPv6: mapped, translated, compatible, NAT64 and 6to4 forms of non-public v4
+    "[::ffff:100.64.0.1]",
+    "[::ffff:192.0.2.1]",
+    "[::ffff:198.18.0.1]",
+    "[::ffff:203.0.113.1]",
+    "[::ffff:240.0.0.1]",
+    "[::ffff:0:192.168.0.1]",
+    "[::10.0.0.1]",
+    "[::2]",
+    "[64:ff9b::192.0.0.1]",
+    "[64:ff9b::100.64.0.1]",
+    "[2002:c000:0201::1]",
+    "[2002:c633:6401::1]",
+    "[2002:0a00:0001:ffff::1]",
+    "[2002::1]",
 ]
 
 
@@ -539,16 +575,36 @@ def test_refuses_non_public_addresses_before_connecting(
     assert site.connections() == 0
 
 
+@pytest.mark.parametrize("host", ["[5f00::1%25lo]", "[fe80::1%251]", "[2606:4700::1111%25eth0]"])
+def test_refuses_an_ipv6_zone(host: str, site: Site, spool: Spool) -> None:
+    error = refusal(site.url("/image.png", host), FetchPolicy(ports=(site.port,)), spool)
+
+    assert (error.status, error.code) == (400, "url_invalid")
+    assert "IPv6 zone" in error.message
+    assert site.connections() == 0
+
+
 @pytest.mark.parametrize(
     "address",
     [
         "93.184.216.34",
         "1.1.1.1",
+        "100.63.255.255",
+        "100.128.0.0",
+        "192.0.1.1",
+        "198.20.0.1",
+        "223.255.255.254",
         "2606:4700::1111",
+        "2001:200::1",
+        "2001:db7:ffff::1",
+        "2001:db9::1",
+        "3ffe:ffff::1",
+        "3fff:1000::1",
+        "5eff:ffff::1",
+        "5f01::1",
         "::ffff:93.184.216.34",
         "64:ff9b::5db8:d822",
-        "4000::1",  # just past 3fff::/20
-        "5f01::1",  # just past 5f00::/16
+        "2002:5db8:d822::1",
     ],
 )
 def test_public_addresses_are_public(address: str) -> None:
