@@ -82,7 +82,9 @@ async def serve_image(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     services = services_of(request)
     try:
-        settings = services.settings.fresh() or await run_blocking(services.settings.current)
+        settings = services.settings.fresh()
+        if settings is None:
+            settings = await run_blocking(services.settings.current)
         store = services.stores.get(upload.store, settings)
         # Computed locally by every backend (a presigned URL is a signature, not a request).
         redirect = store.redirect_url(upload.where)

@@ -15,7 +15,7 @@ import mmap
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import simplejpeg
+import simplejpeg  # type: ignore[import-untyped]  # ships no type information
 from PIL import Image
 
 from imghost.errors import ApiError
@@ -53,15 +53,13 @@ def unsupported(head: bytes) -> ApiError:
     return ApiError(415, "unsupported_type", f"Only {ALLOWED} images are accepted; {what}.")
 
 
-def require_image(head: bytes) -> str:
-    """The sniffed format of a file that starts with `head`, or the 415 to answer."""
-    kind = formats.sniff(head)
-    if kind is None:
+def require_image(head: bytes) -> None:
+    """Refuse a file that starts with `head` unless it is a format we take (415)."""
+    if formats.sniff(head) is None:
         raise unsupported(head)
-    return kind
 
 
-def check_structure(buf: bytes | memoryview, limits: Limits) -> formats.Structure:
+def check_structure(buf: bytes | memoryview | mmap.mmap, limits: Limits) -> formats.Structure:
     try:
         structure = formats.parse(buf, limits.max_frames)
     except formats.FormatError as exc:
@@ -189,9 +187,10 @@ def _decode_frames(
             # Nothing in the file can carry an orientation (no EXIF, XMP or text chunks), and
             # the pixel data is whole: the picture is known good without decoding it.
             return 1
-        if getattr(im, "n_frames", 1) != structure.frames:
+        decoded_frames = getattr(im, "n_frames", 1)
+        if decoded_frames != structure.frames:
             raise corrupt(
-                ValueError(f"{im.n_frames} frames decode, the file lists {structure.frames}")
+                ValueError(f"{decoded_frames} frames decode, the file lists {structure.frames}")
             )
         for index in range(structure.frames):
             im.seek(index)
