@@ -16,7 +16,9 @@ from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 from imghost.threads import iterate_blocking, run_blocking
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
+# Positions of at most 18 digits: no image is an exabyte, and int() refuses numbers of over
+# 4300 digits; a longer range is not one we read, so it is ignored.
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})", re.ASCII | re.IGNORECASE)
 
 
 def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
