@@ -16,34 +16,25 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from imghost import sweeper
-from imghost.config import Config, load_config
-from imghost.errors import (
-    ApiError,
-    database_unavailable,
-    error_response,
-    insufficient_storage,
-    limits_unavailable,
-    storage_unavailable,
-)
+from imghost.errors import Refusal
 from imghost.http import files, keys, web
-from imghost.http.admin import get_settings, put_settings
+from imghost.http.errors import BACKEND_FAILURES, HttpRefusal, backend_refusal, error_response
 from imghost.http.fastpath import ImageFastPath
-from imghost.http.ops import healthz, openapi, readyz
-from imghost.http.requestlog import RequestLog, configure_access_log
+from imghost.http.images import serve_image
+from imghost.http.ops import healthz, metrics, openapi, readyz
+from imghost.http.requestlog import RequestLog, RouteLabels, configure_access_log
 from imghost.http.routes import route
-from imghost.http.serve import serve_image
+from imghost.http.services import Services
+from imghost.http.settings import get_settings, put_settings
 from imghost.http.upload import api_upload
-from imghost.ingest.spooldir import SpoolDir, sweep_dead
-from imghost.limits import LimitsUnavailable, make_limiter
-from imghost.memory import tune_allocator
-from imghost.metrics import metrics
-from imghost.metrics_dir import MULTIPROC_ENV, reserve_files
+from imghost.limits import make_limiter
+from imghost.process.memory import tune_allocator
+from imghost.process.metrics_dir import MULTIPROC_ENV, reserve_files
+from imghost.process.spooldir import SpoolDir, sweep_dead
 from imghost.recent import RecentUploads
-from imghost.repo.base import RepoUnavailable
 from imghost.repo.sql import SqlRepo
-from imghost.services import Services
-from imghost.settings import SettingsCache
-from imghost.store.base import StoreFull, StoreUnavailable
+from imghost.settings.runtime import SettingsCache
+from imghost.settings.startup import Config, load_config
 from imghost.store.registry import Stores
 
 # Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
@@ -73,8 +64,8 @@ ROUTES = [
 ]
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
     return error_response(request, exc)
 
 
@@ -83,29 +74,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     messages = {404: "No such route.", 405: "This route does not accept that method."}
     message = messages.get(exc.status_code, str(exc.detail))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(request, ApiError(exc.status_code, code, message, exc.headers))
-
-
-def _backend_failure(exc: Exception) -> ApiError:
-    """The one map from a backend's failure to its answer, wherever in a request it happens."""
-    if isinstance(exc, StoreFull):
-        return insufficient_storage()
-    if isinstance(exc, StoreUnavailable):
-        return storage_unavailable(exc)
-    if isinstance(exc, LimitsUnavailable):
-        return limits_unavailable(exc)
-    return database_unavailable(exc)
+    return error_response(request, HttpRefusal(exc.status_code, code, message, exc.headers))
 
 
 async def _backend_error(request: Request, exc: Exception) -> Response:
     log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-    return error_response(request, _backend_failure(exc))
+    return error_response(request, backend_refusal(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(
-        request, ApiError(500, "internal_error", "Something failed on our side; nothing was saved.")
+        request,
+        HttpRefusal(500, "internal_error", "Something failed on our side; nothing was saved."),
     )
 
 
@@ -150,11 +131,9 @@ def create_app(config: Config | None = None) -> RequestLog:
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={
-            ApiError: _api_error,
+            Refusal: _refusal,
             HTTPException: _http_error,
-            RepoUnavailable: _backend_error,
-            StoreUnavailable: _backend_error,
-            LimitsUnavailable: _backend_error,
+            **dict.fromkeys(BACKEND_FAILURES, _backend_error),
             Exception: _unexpected,
         },
     )
@@ -162,4 +141,4 @@ def create_app(config: Config | None = None) -> RequestLog:
     app.router.redirect_slashes = False
     app.state.services = services
     configure_access_log()
-    return RequestLog(ImageFastPath(app))
+    return RequestLog(ImageFastPath(app), RouteLabels(ROUTES))

@@ -1,4 +1,4 @@
-"""One function from request to principal: the Bearer key, checked against its stored hash."""
+"""From an Authorization header to a principal: the Bearer key, checked against its stored hash."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from starlette.requests import Request
-
-from imghost.errors import ApiError
+from imghost.errors import NotAuthenticated, NotPermitted
 from imghost.keys import KEY_PREFIX, hash_key
 from imghost.repo.base import ApiKey, Repo
 
@@ -24,14 +22,16 @@ class Principal:
         return self.key.role == "admin"
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_token(header: str) -> str:
+    """The key in an Authorization header's value ("" when the request had none)."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if not header:
-        raise ApiError(401, "missing_api_key", "This route needs an API key. " + _HOW_TO)
+        raise NotAuthenticated("missing_api_key", "This route needs an API key. " + _HOW_TO)
     if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
-        raise ApiError(401, "invalid_api_key", "The Authorization header is malformed. " + _HOW_TO)
+        raise NotAuthenticated(
+            "invalid_api_key", "The Authorization header is malformed. " + _HOW_TO
+        )
     return token
 
 
@@ -40,10 +40,10 @@ def authenticate(repo: Repo, token: str, now: float | None = None) -> Principal:
     digest = hash_key(token)
     found = repo.key_by_hash(digest)
     if found is None or not hmac.compare_digest(found[1], digest):
-        raise ApiError(401, "invalid_api_key", "This API key is not known. Check it for typos.")
+        raise NotAuthenticated("invalid_api_key", "This API key is not known. Check it for typos.")
     key = found[0]
     if not key.enabled:
-        raise ApiError(403, "api_key_disabled", "This API key is disabled. Ask an admin.")
+        raise NotPermitted("api_key_disabled", "This API key is disabled. Ask an admin.")
     if key.expires_at is not None and key.expires_at <= (now or time.time()):
-        raise ApiError(403, "api_key_expired", "This API key has expired. Ask for a new one.")
+        raise NotPermitted("api_key_expired", "This API key has expired. Ask for a new one.")
     return Principal(key)

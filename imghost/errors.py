@@ -1,107 +1,107 @@
-"""Errors that carry their HTTP status and stable machine code, and the two envelopes.
+"""What imghost refuses to do, by kind, with a stable code and a message a person can act on.
 
-`/api/*` routes answer the seed's envelope `{"success": false, "message", "data": null, "code"}`;
-`/v1/*` routes answer OpenAI's `{"error": {"message", "type", "code"}}`.
+These errors know no protocol: `imghost.http.errors` gives each kind its HTTP status and
+envelope in one table. A kind says what went wrong from the client's side (its request is
+invalid, too large, not an image, over a limit…); its `code` says exactly what, and is part
+of the public contract (the README's error table lists every one).
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Mapping
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
-from imghost.metrics import REJECTIONS
 
 log = logging.getLogger("imghost")
 
 
-class ApiError(Exception):
-    """A request that cannot be served, with what the client should know about it."""
+class Refusal(Exception):
+    """A request that cannot be carried out; the subclass is the kind, `code` the exact case."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
-        self.headers = dict(headers or {})
+        # Seconds after which the same request may succeed; None when it never will as sent.
+        self.retry_after = retry_after
 
 
-_OPENAI_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "invalid_request_error",
-    415: "invalid_request_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
+class InvalidRequest(Refusal):
+    """The request is malformed or asks for something out of bounds."""
 
 
-def envelope(error: ApiError, request_id: str) -> dict[str, object]:
-    return {
-        "success": False,
-        "message": error.message,
-        "data": None,
-        "code": error.code,
-        "request_id": request_id,
-    }
+class NotAuthenticated(Refusal):
+    """No API key, or one that is not known."""
 
 
-def openai_error(error: ApiError, request_id: str) -> dict[str, object]:
-    kind = _OPENAI_TYPES.get(error.status, "api_error")
-    return {
-        "error": {
-            "message": error.message,
-            "type": kind,
-            "code": error.code,
-            "request_id": request_id,
-        }
-    }
+class NotPermitted(Refusal):
+    """The key is known but may not do this (disabled, expired, not an admin, wrong address)."""
 
 
-def error_response(request: Request, error: ApiError) -> Response:
-    """Render `error` in the envelope of the route family the request went to."""
-    REJECTIONS.labels(error.code).inc()
-    request_id = request.scope.get("imghost.request_id", "")
-    render = openai_error if request.url.path.startswith("/v1/") else envelope
-    return JSONResponse(render(error, request_id), status_code=error.status, headers=error.headers)
+class NotFound(Refusal):
+    """Nothing by that name is visible to this caller."""
 
 
-def _unavailable(code: str, situation: str, exc: Exception) -> ApiError:
-    return ApiError(503, code, f"{situation}: {exc}. Try again shortly.", {"Retry-After": "5"})
+class BodyTimeout(Refusal):
+    """The client stopped sending its request body."""
 
 
-def database_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
+class TooLarge(Refusal):
+    """The file or body is over a size limit."""
+
+
+class UnsupportedType(Refusal):
+    """The bytes are not a format imghost takes."""
+
+
+class InvalidImage(Refusal):
+    """An image of a taken format that is corrupt, or over a pixel or frame limit."""
+
+
+class LimitReached(Refusal):
+    """The key's rate limit or quota is spent for now; `retry_after` says when it frees."""
+
+
+class UpstreamFailed(Refusal):
+    """A server imghost talks to for the client (a URL to fetch, an image host) failed."""
+
+
+class UpstreamTimeout(Refusal):
+    """A server imghost talks to for the client did not answer in time."""
+
+
+class Unavailable(Refusal):
+    """A part of imghost (database, counters, store) cannot be reached; try again shortly."""
+
+
+class OutOfSpace(Refusal):
+    """The server's disk is full."""
+
+
+def _unavailable(code: str, situation: str, exc: Exception) -> Unavailable:
+    return Unavailable(code, f"{situation}: {exc}. Try again shortly.", retry_after=5)
+
+
+def database_unavailable(exc: Exception, outcome: str = "nothing was saved") -> Unavailable:
     return _unavailable("database_unavailable", f"The database is unavailable, so {outcome}", exc)
 
 
-def limits_unavailable(exc: Exception) -> ApiError:
+def limits_unavailable(exc: Exception) -> Unavailable:
     """The quota and rate counters (Redis, or the database) cannot be reached."""
     return _unavailable(
         "limits_unavailable", "The quota counters are unavailable, so nothing was saved", exc
     )
 
 
-def storage_unavailable(exc: Exception, outcome: str = "nothing was saved") -> ApiError:
+def storage_unavailable(exc: Exception, outcome: str = "nothing was saved") -> Unavailable:
     return _unavailable("storage_unavailable", f"The image store failed, so {outcome}", exc)
 
 
-def image_unavailable(code: str, exc: Exception) -> ApiError:
+def image_unavailable(code: str, exc: Exception) -> Unavailable:
     """A public image read failed on a backend: the details (an internal endpoint, its error)
     go to the log, the public gets a plain message."""
     log.warning("image read failed (%s): %s", code, exc)
-    return ApiError(
-        503, code, "The image cannot be served right now. Try again shortly.", {"Retry-After": "5"}
+    return Unavailable(
+        code, "The image cannot be served right now. Try again shortly.", retry_after=5
     )
 
 
@@ -110,16 +110,10 @@ def out_of_space(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-def insufficient_storage() -> ApiError:
-    return ApiError(
-        507,
+def insufficient_storage() -> OutOfSpace:
+    return OutOfSpace(
         "insufficient_storage",
         "The server's disk is full, so nothing was saved. Try again later; the server's "
         "operator has to free space.",
-        {"Retry-After": "60"},
+        retry_after=60,
     )
-
-
-def limit_reached(kind: str, message: str, retry_after: int) -> ApiError:
-    """A 429 for a key's rate limit or quota; `message` says which limit and when it frees."""
-    return ApiError(429, kind, message, {"Retry-After": str(retry_after)})

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from imghost.ingest.pipeline import discard
-from imghost.metrics import SWEEPS, SWEPT
+from imghost.process.metrics import SWEEPS, SWEPT
+from imghost.process.threads import run_blocking
 from imghost.repo.base import Repo, RepoUnavailable, Upload
 from imghost.store.base import StoreUnavailable
 from imghost.store.registry import Stores
-from imghost.threads import run_blocking
 
 LEASE_NAME = "sweeper"
 INTERVAL_SECONDS = 30.0

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from imghost.config import STARTUP_SETTINGS, ConfigError, load_config
-from imghost.docs import render
-from imghost.settings import RUNTIME_SETTINGS
+from imghost.settings.runtime import RUNTIME_SETTINGS
+from imghost.settings.startup import STARTUP_SETTINGS, ConfigError, load_config
+from scripts.readme_tables import render
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -53,7 +53,9 @@ def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
 
 def test_readme_settings_tables_are_generated_from_the_settings() -> None:
     readme = README.read_text()
-    assert render(readme) == readme, "run `python -m imghost.docs` to regenerate README tables"
+    assert render(readme) == readme, (
+        "run `python scripts/readme_tables.py` to regenerate README tables"
+    )
 
 
 def test_every_setting_appears_in_the_readme() -> None:

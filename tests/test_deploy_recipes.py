@@ -32,8 +32,8 @@ import yaml
 from compose_spec import PyOptions
 
 from imghost.app import ROUTES
-from imghost.config import STARTUP_SETTINGS, load_config
 from imghost.keys import generate_key
+from imghost.settings.startup import STARTUP_SETTINGS, load_config
 from tests.conftest import Server, auth, free_port, unique_png
 from tests.seaweed import SeaweedS3
 

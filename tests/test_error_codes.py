@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from imghost.errors import Refusal
+from imghost.http.errors import HttpRefusal
+
 ROOT = Path(__file__).resolve().parent.parent
-# Where codes are written: ApiError(status, "code", …) and its helpers, FormatError's
-# constants, the limiter's kinds, fetch's (status, "code") pairs, the HTTP error map.
+# Where codes are written: a refusal's kind with its code (`InvalidRequest("code", …)`, an
+# HttpRefusal(status, "code", …)), FormatError's constants, the limiter's kinds, fetch's
+# (status, "code") pairs, the HTTP error map.
+_KINDS = "|".join(kind.__name__ for kind in Refusal.__subclasses__() if kind is not HttpRefusal)
 _CODE = re.compile(
-    r'ApiError\(\s*\d{3},\s*"([a-z_]+)"|_bad_request\(\s*"([a-z_]+)"|'
+    rf'\b(?:{_KINDS})\(\s*"([a-z_]+)"|HttpRefusal\(\s*\d{{3}},\s*"([a-z_]+)"|'
     r'^[A-Z_]+ = "([a-z]+_[a-z_]+)"$|\{404: "([a-z_]+)", 405: "([a-z_]+)"\}|'
     r'\b\d{3}, "([a-z]+_[a-z_]+)"|LimitKind = Literal\["([a-z_]+)", "([a-z_]+)"\]',
     re.MULTILINE,

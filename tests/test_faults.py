@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import func, select
 
 from imghost.repo.schema import uploads
-from imghost.settings import with_defaults
+from imghost.settings.runtime import with_defaults
 from imghost.store.registry import Stores
 from imghost.sweeper import STALE_PENDING_SECONDS, sweep_once
 from tests.conftest import Server, auth, eventually, unique_png

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from imghost.uploader import find_files
+from imghost.cli.uploader import find_files
 from tests.conftest import Server, auth, jpeg_bytes, unique_png
 from tests.http.test_settings_api import put
 

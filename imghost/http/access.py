@@ -10,11 +10,9 @@ from typing import Any
 from starlette.requests import Request
 
 from imghost.auth import Principal, authenticate, bearer_token
-from imghost.errors import ApiError, database_unavailable, limit_reached, limits_unavailable
-from imghost.limits import LimitExceeded, LimitsUnavailable
-from imghost.repo.base import RepoUnavailable
-from imghost.services import Services, services_of
-from imghost.threads import run_blocking
+from imghost.errors import NotPermitted
+from imghost.http.services import Services, services_of
+from imghost.process.threads import run_blocking
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,28 +31,24 @@ def _client_allowed(principal: Principal, client_ip: str | None) -> bool:
 
 
 def _authorize(services: Services, token: str, client_ip: str | None, admin: bool) -> Access:
-    try:
-        principal = authenticate(services.repo, token)
-        settings = services.settings.current()
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
+    principal = authenticate(services.repo, token)
+    settings = services.settings.current()
     if admin and not principal.is_admin:
-        raise ApiError(403, "admin_required", "This route needs an admin API key.")
+        raise NotPermitted("admin_required", "This route needs an admin API key.")
     if not _client_allowed(principal, client_ip):
-        raise ApiError(403, "ip_not_allowed", f"This API key may not be used from {client_ip}.")
-    try:
-        services.limiter.hit(principal.key.id, principal.key.rpm, time.time())
-    except LimitExceeded as exc:
-        raise limit_reached(exc.kind, exc.message, exc.retry_after) from exc
-    except LimitsUnavailable as exc:
-        raise limits_unavailable(exc) from exc
+        raise NotPermitted("ip_not_allowed", f"This API key may not be used from {client_ip}.")
+    services.limiter.hit(principal.key.id, principal.key.rpm, time.time())
     return Access(principal, settings)
 
 
 async def authorize(request: Request, *, admin: bool = False) -> Access:
     client_ip = request.client.host if request.client else None
     access = await run_blocking(
-        _authorize, services_of(request), bearer_token(request), client_ip, admin
+        _authorize,
+        services_of(request),
+        bearer_token(request.headers.get("authorization", "")),
+        client_ip,
+        admin,
     )
     # For the access log, which names keys, never shows them.
     request.scope["imghost.key_name"] = access.principal.key.name

@@ -12,7 +12,7 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from imghost.http.serve import serve_image
+from imghost.http.images import serve_image
 
 _IMAGE_PATH = re.compile(r"/uploads/([^/]+)/([^/]+)/([^/]+)")
 

@@ -14,21 +14,26 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import ApiError, database_unavailable, storage_unavailable
+from imghost.errors import (
+    InvalidRequest,
+    NotFound,
+    Refusal,
+    database_unavailable,
+    storage_unavailable,
+)
 from imghost.http.access import Access, authorize
 from imghost.http.jsonbody import json_object
-from imghost.http.upload import expires_at, receive_file, store_spool
+from imghost.http.services import services_of
+from imghost.http.upload import expires_at, receive_file, store_spool, upload_session
 from imghost.ingest.base64data import decode_into, max_base64_chars, payload_of
 from imghost.ingest.fetch import FetchPolicy, fetch_into
 from imghost.ingest.multipart import clean_filename
 from imghost.ingest.pipeline import Order, delete
-from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image
 from imghost.numbers import finite_number, whole_number
+from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable, Upload
-from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
-from imghost.threads import run_blocking
 
 FILE_ID_PREFIX = "file-"
 JSON_OVERHEAD_BYTES = 64 * 1024
@@ -67,8 +72,7 @@ def _purpose(value: object) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or len(value) > MAX_PURPOSE_CHARS:
-        raise ApiError(
-            400,
+        raise InvalidRequest(
             "invalid_purpose",
             f"purpose must be text of at most {MAX_PURPOSE_CHARS} characters.",
         )
@@ -77,16 +81,15 @@ def _purpose(value: object) -> str | None:
 
 async def _from_form(request: Request, expires_field: str) -> JSONResponse:
     access = await authorize(request)
-    form = await receive_file(request, access)
-    assert form.spool is not None
-    try:
+    async with upload_session(request, access) as session:
+        form = await receive_file(request, access, session)
         requested = form.fields.get(expires_field)
         if expires_field != "expires_in" and form.fields.get("expires_after[anchor]") not in (
             None,
             "created_at",
         ):
-            raise ApiError(
-                400, "invalid_expires_after", "expires_after[anchor] must be created_at."
+            raise InvalidRequest(
+                "invalid_expires_after", "expires_after[anchor] must be created_at."
             )
         order = Order(
             access.principal,
@@ -94,10 +97,7 @@ async def _from_form(request: Request, expires_field: str) -> JSONResponse:
             purpose=_purpose(form.fields.get("purpose")),
             expires_at=expires_at(access.settings, "expiry.files_ttl", requested, time.time()),
         )
-    except ApiError:
-        form.spool.discard()
-        raise
-    upload = await store_spool(request, access, form.spool, form.filename, order)
+        upload = await store_spool(request, session, form.filename, order)
     return _answer(request, access, upload)
 
 
@@ -122,11 +122,6 @@ def _json_order(access: Access, body: dict[str, Any]) -> Order:
     )
 
 
-def _new_spool(request: Request, access: Access) -> Spool:
-    limit = access.settings["limits.max_upload_bytes"]
-    return Spool(services_of(request).spool_dir, limit, require_image)
-
-
 async def upload_base64(request: Request) -> JSONResponse:
     """`POST /v1/files/uploads/base64`: JSON `data` (a data URL or bare base64)."""
     access = await authorize(request)
@@ -135,13 +130,9 @@ async def upload_base64(request: Request) -> JSONResponse:
     order = _json_order(access, body)
     text = payload_of(body.get("data"))
     filename = clean_filename(str(body.get("filename") or ""))
-    spool = _new_spool(request, access)
-    try:
-        decode_into(text, spool)
-    except BaseException:
-        spool.discard()
-        raise
-    upload = await store_spool(request, access, spool, filename, order)
+    async with upload_session(request, access) as session:
+        decode_into(text, session.new_spool(require_image))
+        upload = await store_spool(request, session, filename, order)
     return _answer(request, access, upload)
 
 
@@ -163,22 +154,17 @@ async def upload_url(request: Request) -> JSONResponse:
     order = _json_order(access, body)
     url = body.get("url")
     if not isinstance(url, str) or not url:
-        raise ApiError(400, "missing_url", "Send the image's address in the JSON field 'url'.")
-    spool = _new_spool(request, access)
-    try:
+        raise InvalidRequest("missing_url", "Send the image's address in the JSON field 'url'.")
+    async with upload_session(request, access) as session:
+        spool = session.new_spool(require_image)
         fetched = await run_blocking(fetch_into, url, fetch_policy(access.settings), spool)
-    except BaseException:
-        spool.discard()
-        raise
-    filename = clean_filename(fetched.filename)
-    upload = await store_spool(request, access, spool, filename, order)
+        filename = clean_filename(fetched.filename)
+        upload = await store_spool(request, session, filename, order)
     return _answer(request, access, upload)
 
 
-def _not_found() -> ApiError:
-    return ApiError(
-        404, "file_not_found", "No such file: it never existed, expired or was deleted."
-    )
+def _not_found() -> Refusal:
+    return NotFound("file_not_found", "No such file: it never existed, expired or was deleted.")
 
 
 def _owned(access: Access, upload: Upload | None) -> Upload:
@@ -226,7 +212,7 @@ def _page_size(raw: str | None) -> int:
         return DEFAULT_PAGE
     size = whole_number(raw)
     if size is None or not 1 <= size <= MAX_PAGE:
-        raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE}.")
+        raise InvalidRequest("invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE}.")
     return size
 
 
@@ -237,7 +223,7 @@ async def list_files(request: Request) -> JSONResponse:
     params = request.query_params
     limit = _page_size(params.get("limit"))
     if params.get("order", "desc") != "desc":
-        raise ApiError(400, "invalid_order", "Only order=desc (newest first) is supported.")
+        raise InvalidRequest("invalid_order", "Only order=desc (newest first) is supported.")
     key_id: str | None = access.principal.key.id
     if access.principal.is_admin:
         key_id = params.get("key_id")
@@ -269,7 +255,7 @@ def _epoch(params: Any, name: str) -> float | None:
         return None
     epoch = finite_number(raw)
     if epoch is None:
-        raise ApiError(400, "invalid_date", f"{name} must be a Unix time in seconds.")
+        raise InvalidRequest("invalid_date", f"{name} must be a Unix time in seconds.")
     return epoch
 
 
@@ -277,5 +263,5 @@ async def _find_cursor(request: Request, access: Access, after: str) -> Upload:
     repo = services_of(request).repo
     found = await run_blocking(repo.get_upload, after.removeprefix(FILE_ID_PREFIX))
     if found is None or not (access.principal.is_admin or found.key_id == access.principal.key.id):
-        raise ApiError(400, "invalid_after", "after must be the id of a file from the last page.")
+        raise InvalidRequest("invalid_after", "after must be the id of a file from the last page.")
     return found

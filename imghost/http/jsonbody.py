@@ -7,12 +7,12 @@ from typing import Any
 
 from starlette.requests import Request
 
-from imghost.errors import ApiError
+from imghost.errors import InvalidRequest, Refusal, TooLarge
 from imghost.numbers import whole_number
 
 
-def too_long(max_bytes: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"The JSON body is over {max_bytes} bytes.")
+def too_long(max_bytes: int) -> Refusal:
+    return TooLarge("body_too_large", f"The JSON body is over {max_bytes} bytes.")
 
 
 def _refuse_constant(name: str) -> None:
@@ -32,7 +32,7 @@ async def json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
     except ValueError as exc:
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from exc
+        raise InvalidRequest("invalid_json", f"The body is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        raise InvalidRequest("invalid_json", "The body must be a JSON object.")
     return data

@@ -9,14 +9,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import ApiError, database_unavailable
+from imghost.errors import InvalidRequest, NotFound, Refusal
 from imghost.http.access import authorize
 from imghost.http.jsonbody import json_object
+from imghost.http.services import services_of
 from imghost.keys import issue_key, normalise_cidrs
 from imghost.numbers import finite_number
-from imghost.repo.base import ApiKey, RepoUnavailable
-from imghost.services import services_of
-from imghost.threads import run_blocking
+from imghost.process.threads import run_blocking
+from imghost.repo.base import ApiKey
 
 MAX_BODY_BYTES = 16 * 1024
 # What the columns hold: daily_bytes is a BIGINT (capped as the quota.daily_bytes setting
@@ -32,8 +32,8 @@ def key_object(key: ApiKey) -> dict[str, Any]:
     return {**dataclasses.asdict(key), "allow_ips": list(key.allow_ips)}
 
 
-def _invalid(field: str, what: str) -> ApiError:
-    return ApiError(400, "invalid_key_field", f"{field} must be {what}.")
+def _invalid(field: str, what: str) -> Refusal:
+    return InvalidRequest("invalid_key_field", f"{field} must be {what}.")
 
 
 def _limit(body: dict[str, Any], field: str) -> int | None:
@@ -84,16 +84,9 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return await run_blocking(function, *args, **kwargs)
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
-
-
 async def list_keys(request: Request) -> JSONResponse:
     await authorize(request, admin=True)
-    keys = await _run(services_of(request).repo.list_keys)
+    keys = await run_blocking(services_of(request).repo.list_keys)
     return JSONResponse({"keys": [key_object(key) for key in keys]})
 
 
@@ -104,7 +97,7 @@ async def create_key(request: Request) -> JSONResponse:
     if "name" not in fields:
         raise _invalid("name", "given")
     fields.pop("enabled", None)
-    secret, record = await _run(
+    secret, record = await run_blocking(
         issue_key,
         services_of(request).repo,
         access.settings,
@@ -121,9 +114,9 @@ async def update_key(request: Request) -> JSONResponse:
     if "role" in fields:
         raise _invalid("role", "left as it is: create a new key for another role")
     repo = services_of(request).repo
-    record = await _run(repo.update_key, request.path_params["key_id"], **fields)
+    record = await run_blocking(repo.update_key, request.path_params["key_id"], **fields)
     if record is None:
-        raise ApiError(404, "key_not_found", "No API key with that id.")
+        raise NotFound("key_not_found", "No API key with that id.")
     return JSONResponse(key_object(record))
 
 
@@ -131,9 +124,9 @@ async def delete_key(request: Request) -> JSONResponse:
     access = await authorize(request, admin=True)
     key_id = request.path_params["key_id"]
     if key_id == access.principal.key.id:
-        raise ApiError(400, "own_key", "An admin cannot revoke the key it is using.")
-    if not await _run(services_of(request).repo.delete_key, key_id):
-        raise ApiError(404, "key_not_found", "No API key with that id.")
+        raise InvalidRequest("own_key", "An admin cannot revoke the key it is using.")
+    if not await run_blocking(services_of(request).repo.delete_key, key_id):
+        raise NotFound("key_not_found", "No API key with that id.")
     return JSONResponse({"id": key_id, "deleted": True})
 
 
@@ -141,7 +134,7 @@ async def stats(request: Request) -> JSONResponse:
     await authorize(request, admin=True)
     now = time.time()
     since = (now // 86400 - (STATS_DAYS - 1)) * 86400
-    usage = await _run(services_of(request).repo.stats, since, TOP_KEYS)
+    usage = await run_blocking(services_of(request).repo.stats, since, TOP_KEYS)
     per_day = {day: (count, size) for day, count, size in usage.days}
     days = []
     for offset in range(STATS_DAYS):

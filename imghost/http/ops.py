@@ -1,18 +1,22 @@
-"""Liveness, readiness and the OpenAPI document."""
+"""Liveness, readiness, Prometheus metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from imghost.http.openapi import openapi_document
+from imghost.http.services import services_of
+from imghost.process.metrics_dir import MULTIPROC_ENV
+from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable
-from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
-from imghost.threads import run_blocking
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -64,3 +68,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
+
+
+async def metrics(request: Request) -> Response:
+    """Every worker's counters added up (each worker writes its own file in the instance's
+    metrics folder), or this process's own when it runs alone."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

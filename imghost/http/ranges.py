@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from imghost.errors import ApiError, image_unavailable
+from imghost.errors import NotFound, image_unavailable
+from imghost.http.errors import HttpRefusal
+from imghost.process.threads import iterate_blocking, run_blocking
 from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
-from imghost.threads import iterate_blocking, run_blocking
 
 # Positions of at most 18 digits: no image is an exabyte, and int() refuses numbers of over
 # 4300 digits; a longer range is not one we read, so it is ignored.
@@ -40,7 +41,7 @@ def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
     else:
         start, end = int(first), min(size, int(last) + 1) if last else size
     if start >= size or start >= end:
-        raise ApiError(
+        raise HttpRefusal(
             416,
             "range_not_satisfiable",
             f"The image is {size} bytes; the requested range is outside it.",
@@ -86,7 +87,7 @@ async def proxied(
     try:
         first = await run_blocking(next, chunks, b"")
     except ObjectMissing as exc:
-        raise ApiError(404, "not_found", "The image's bytes are missing from the store.") from exc
+        raise NotFound("not_found", "The image's bytes are missing from the store.") from exc
     except StoreUnavailable as exc:
         raise image_unavailable("storage_unavailable", exc) from exc
 

@@ -12,10 +12,12 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Sequence
 
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imghost import metrics
+from imghost.process import metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 _ACCEPTABLE_ID = re.compile(rb"[A-Za-z0-9._-]{8,128}")
@@ -44,9 +46,26 @@ def _incoming_id(scope: Scope) -> str:
     return secrets.token_hex(12)
 
 
+class RouteLabels:
+    """Bounded metric labels, from the app's own routes: a path is labelled with its route's
+    path up to the first parameter (`/v1/files/{file_id}` is `/v1/files`), so ids and file
+    names never become label values."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self._routes = [
+            (route.path_regex, route.path.split("{", 1)[0].rstrip("/") or "/")
+            for route in routes
+            if isinstance(route, Route | Mount)
+        ]
+
+    def __call__(self, path: str) -> str:
+        return next((label for regex, label in self._routes if regex.match(path)), "other")
+
+
 class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, route_of: RouteLabels) -> None:
         self.app = app
+        self.route_of = route_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +91,7 @@ class RequestLog:
             await self.app(scope, receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
-            route = metrics.route_of(scope["path"])
+            route = self.route_of(scope["path"])
             metrics.REQUESTS.labels(route, str(outcome["status"])).inc()
             metrics.LATENCY.labels(route).observe(duration)
             if route == "/uploads" and outcome["status"] in (200, 206):

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imghost.http.serve import SECURITY_HEADERS
+from imghost.http.images import SECURITY_HEADERS
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

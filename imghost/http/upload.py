@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import ApiError
+from imghost.errors import InvalidRequest
 from imghost.http.access import Access, authorize
+from imghost.http.services import services_of
 from imghost.ingest.multipart import ReceivedForm, receive_form
 from imghost.ingest.pipeline import Order, Spooled, ingest
-from imghost.ingest.spool import Spool
+from imghost.ingest.session import UploadSession
 from imghost.ingest.validate import require_image, unsupported
 from imghost.numbers import whole_number
+from imghost.process.threads import run_blocking
 from imghost.repo.base import Upload
-from imghost.services import services_of
-from imghost.threads import run_blocking
 
 
 def expires_at(
@@ -35,60 +36,67 @@ def expires_at(
         return None
     if seconds is None or not 1 <= seconds <= ceiling:
         forever = " or 0 to keep it forever" if settings["expiry.allow_forever"] else ""
-        raise ApiError(
-            400,
+        raise InvalidRequest(
             "invalid_expires_in",
             f"expires_in must be a whole number of seconds from 1 to {ceiling}{forever}.",
         )
     return now + seconds
 
 
-async def receive_file(request: Request, access: Access) -> ReceivedForm:
+async def request_body(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive; a client gone mid-body gets the 400 it will not read."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as exc:
+        raise InvalidRequest("client_disconnected", "The client went away mid-upload.") from exc
+
+
+def upload_session(request: Request, access: Access) -> UploadSession:
+    return UploadSession(services_of(request).spool_dir, access.settings["limits.max_upload_bytes"])
+
+
+async def receive_file(request: Request, access: Access, session: UploadSession) -> ReceivedForm:
     """Stream the multipart form; its `file` is spooled, refused early if too large or no image."""
-    limit = access.settings["limits.max_upload_bytes"]
     form = await receive_form(
-        request,
-        services_of(request).spool_dir,
-        limit,
-        require_image,
+        request.headers.get("content-type"),
+        request.headers.get("content-length"),
+        request_body(request),
+        lambda: session.new_spool(require_image),
+        session.limit,
         access.settings["limits.body_timeout_seconds"],
     )
     if form.spool is None:
-        raise ApiError(
-            400, "missing_file", "No file was sent. Send the image in the multipart field 'file'."
+        raise InvalidRequest(
+            "missing_file", "No file was sent. Send the image in the multipart field 'file'."
         )
     return form
 
 
 async def store_spool(
-    request: Request, access: Access, spool: Spool, filename: str, order: Order
+    request: Request, session: UploadSession, filename: str, order: Order
 ) -> Upload:
-    """Validate, store and record what `spool` holds; the spool is gone afterwards."""
+    """Validate, store and record what the session's spool holds."""
     services = services_of(request)
-    try:
-        digest = spool.finish()
-        if spool.size == 0:
-            raise unsupported(b"")
-        spooled = Spooled(spool.path, spool.size, digest, filename)
-        return await run_blocking(
-            ingest, spooled, order, services.stores, services.repo, services.limiter
-        )
-    finally:
-        spool.discard()
+    spool = session.spool
+    assert spool is not None
+    digest = spool.finish()
+    if spool.size == 0:
+        raise unsupported(b"")
+    spooled = Spooled(spool.path, spool.size, digest, filename)
+    return await run_blocking(
+        ingest, session, spooled, order, services.stores, services.repo, services.limiter
+    )
 
 
 async def api_upload(request: Request) -> JSONResponse:
     access = await authorize(request)
-    form = await receive_file(request, access)
-    assert form.spool is not None
-    try:
+    async with upload_session(request, access) as session:
+        form = await receive_file(request, access, session)
         when = expires_at(
             access.settings, "expiry.api_upload_ttl", form.fields.get("expires_in"), time.time()
         )
-    except ApiError:
-        form.spool.discard()
-        raise
-    order = Order(access.principal, access.settings, expires_at=when)
-    upload = await store_spool(request, access, form.spool, form.filename, order)
+        order = Order(access.principal, access.settings, expires_at=when)
+        upload = await store_spool(request, session, form.filename, order)
     url = services_of(request).url_of(upload, access.settings, request)
     return JSONResponse({"success": True, "message": "", "data": url})

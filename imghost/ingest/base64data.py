@@ -5,7 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from imghost.errors import ApiError
+from imghost.errors import InvalidRequest, Refusal
 from imghost.ingest.spool import Spool, too_large
 
 _DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,", re.ASCII)
@@ -18,11 +18,11 @@ _URL_SAFE = str.maketrans("-_", "+/")
 def payload_of(data: object) -> str:
     """The base64 text of a `data` field: a data URL's payload, or bare base64."""
     if not isinstance(data, str) or not data:
-        raise ApiError(400, "missing_data", "Send the image as base64 in the JSON field 'data'.")
+        raise InvalidRequest("missing_data", "Send the image as base64 in the JSON field 'data'.")
     match = _DATA_URL.match(data)
     if data.startswith("data:") and match is None:
-        raise ApiError(
-            400, "invalid_base64", "A data URL must look like data:image/png;base64,<data>."
+        raise InvalidRequest(
+            "invalid_base64", "A data URL must look like data:image/png;base64,<data>."
         )
     return data[match.end() :] if match else data
 
@@ -50,5 +50,5 @@ def decode_into(text: str, spool: Spool) -> None:
             raise _invalid(str(exc)) from exc
 
 
-def _invalid(reason: str) -> ApiError:
-    return ApiError(400, "invalid_base64", f"The 'data' field is not valid base64: {reason}.")
+def _invalid(reason: str) -> Refusal:
+    return InvalidRequest("invalid_base64", f"The 'data' field is not valid base64: {reason}.")

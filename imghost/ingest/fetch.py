@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from imghost.errors import ApiError
+from imghost.errors import (
+    InvalidRequest,
+    Refusal,
+    TooLarge,
+    UnsupportedType,
+    UpstreamFailed,
+    UpstreamTimeout,
+)
 from imghost.ingest.spool import Spool
 
 CHUNK_BYTES = 64 * 1024
@@ -388,7 +395,7 @@ class _PinnedConnection(http.client.HTTPConnection):
 def fetch_into(url: str, policy: FetchPolicy, spool: Spool) -> Fetched:
     """Download `url` into `spool`, following redirects, and finish the spool.
 
-    Every failure is an ApiError with a `url_*` code. The spool is finished here so that
+    Every failure is a Refusal with a `url_*` code. The spool is finished here so that
     even a body shorter than the sniff window is judged as an image; calling `finish()`
     again returns the same digest.
     """
@@ -404,8 +411,7 @@ def fetch_into(url: str, policy: FetchPolicy, spool: Spool) -> Fetched:
         if location is None:
             return Fetched(target.url, status, _filename(target.url))
         if hop.redirects == policy.max_redirects:
-            raise ApiError(
-                400,
+            raise InvalidRequest(
                 "url_forbidden",
                 f"The URL {_show(url)} redirected more than {policy.max_redirects} times; "
                 "link to the image itself.",
@@ -446,7 +452,7 @@ def _exchange(
         _finish(spool, target, hop, response.status)
     except _Refused as exc:
         raise _refused(hop, exc) from None
-    except ApiError:
+    except Refusal:
         raise
     except (OSError, http.client.HTTPException) as exc:
         raise _failure(exc, hop, target, guard.policy, deadline) from exc
@@ -467,8 +473,7 @@ def _request(connection: _PinnedConnection, target: _Target) -> http.client.HTTP
 def _location(response: http.client.HTTPResponse, hop: _Hop) -> str:
     location = response.getheader("Location")
     if not location:
-        raise ApiError(
-            502,
+        raise UpstreamFailed(
             "url_unreachable",
             f"{hop.subject} answered {_status(response)} without saying where to; "
             "link to the image itself.",
@@ -478,8 +483,7 @@ def _location(response: http.client.HTTPResponse, hop: _Hop) -> str:
 
 def _require_success(response: http.client.HTTPResponse, hop: _Hop) -> None:
     if not 200 <= response.status < 300:
-        raise ApiError(
-            502,
+        raise UpstreamFailed(
             "url_unreachable",
             f"{hop.subject} answered {_status(response)}; check that the link opens in a browser.",
         )
@@ -494,8 +498,7 @@ def _stream(response: http.client.HTTPResponse, spool: Spool, target: _Target, h
     while chunk := response.read1(CHUNK_BYTES):
         _write(spool, chunk, target)
     if response.length:
-        raise ApiError(
-            502,
+        raise UpstreamFailed(
             "url_unreachable",
             f"{hop.subject} closed the connection {response.length} bytes before the end of "
             "the image; try again later.",
@@ -505,36 +508,34 @@ def _stream(response: http.client.HTTPResponse, spool: Spool, target: _Target, h
 def _write(spool: Spool, chunk: bytes, target: _Target) -> None:
     try:
         spool.write(chunk)
-    except ApiError as exc:
+    except Refusal as exc:
         raise _spool_error(exc, target, spool) from None
 
 
 def _finish(spool: Spool, target: _Target, hop: _Hop, status: int) -> None:
     try:
         spool.finish()
-    except ApiError as exc:
+    except Refusal as exc:
         raise _spool_error(exc, target, spool) from None
     if spool.size == 0:
-        raise ApiError(
-            415,
+        raise UnsupportedType(
             "url_not_image",
             f"{hop.subject} answered {status} with an empty body, not an image; link to the "
             "image itself.",
         )
 
 
-def _spool_error(exc: ApiError, target: _Target, spool: Spool) -> ApiError:
+def _spool_error(exc: Refusal, target: _Target, spool: Spool) -> Refusal:
     if exc.code == "file_too_large":
         return _too_large(target, spool)
     if exc.code == "unsupported_type":
         what = exc.message.removesuffix(".")
-        return ApiError(415, "url_not_image", f"{what} (fetched from {_show(target.url)}).")
+        return UnsupportedType("url_not_image", f"{what} (fetched from {_show(target.url)}).")
     return exc
 
 
-def _too_large(target: _Target, spool: Spool) -> ApiError:
-    return ApiError(
-        413,
+def _too_large(target: _Target, spool: Spool) -> Refusal:
+    return TooLarge(
         "url_too_large",
         f"The image at {_show(target.url)} is larger than the {_human(spool.limit)} limit; "
         "compress or resize it and try again.",
@@ -547,23 +548,21 @@ def _failure(
     target: _Target,
     policy: FetchPolicy,
     deadline: float,
-) -> ApiError:
+) -> Refusal:
     if isinstance(exc, TimeoutError):
         if time.monotonic() >= deadline:
-            return ApiError(
-                504,
+            return UpstreamTimeout(
                 "url_timeout",
                 f"{hop.subject} did not finish within the {policy.timeout_seconds:g}-second "
                 "limit for a fetch; try again later or upload the file directly.",
             )
-        return ApiError(
-            504,
+        return UpstreamTimeout(
             "url_timeout",
             f"{hop.subject} did not accept a connection within "
             f"{policy.connect_timeout_seconds:g} seconds; try again later.",
         )
-    return ApiError(
-        502, "url_unreachable", f"{hop.subject} could not be fetched: {_why(exc, target)}."
+    return UpstreamFailed(
+        "url_unreachable", f"{hop.subject} could not be fetched: {_why(exc, target)}."
     )
 
 
@@ -581,9 +580,9 @@ def _why(exc: OSError | http.client.HTTPException, target: _Target) -> str:
     return f"the connection failed ({exc.strerror or exc})"
 
 
-def _refused(hop: _Hop, exc: _Refused) -> ApiError:
+def _refused(hop: _Hop, exc: _Refused) -> Refusal:
     code = "url_invalid" if exc.invalid and not hop.redirects else "url_forbidden"
-    return ApiError(400, code, f"{hop.subject} cannot be fetched: {exc.reason}.")
+    return InvalidRequest(code, f"{hop.subject} cannot be fetched: {exc.reason}.")
 
 
 def _status(response: http.client.HTTPResponse) -> str:

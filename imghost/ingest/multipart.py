@@ -1,8 +1,9 @@
 """Streaming `multipart/form-data`: the `file` part goes to a Spool as it arrives.
 
-python-multipart's incremental parser runs over `request.stream()`, so memory stays bounded
-whatever the upload's size, and a too-large or non-image upload is refused before the rest
-of the body is read.
+python-multipart's incremental parser runs over the body's chunks as they arrive, so memory
+stays bounded whatever the upload's size, and a too-large or non-image upload is refused before
+the rest of the body is read. The reader knows the request only by its two headers and its
+byte stream; the HTTP layer hands them over.
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ import asyncio
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-if TYPE_CHECKING:
-    from python_multipart.multipart import MultipartCallbacks
-from starlette.requests import ClientDisconnect, Request
-
-from imghost.errors import ApiError
+from imghost.errors import BodyTimeout, InvalidRequest, TooLarge
 from imghost.ingest.spool import Spool, too_large
 from imghost.numbers import whole_number
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 FILE_FIELD = "file"
 MAX_TEXT_FIELD_BYTES = 8 * 1024
@@ -43,19 +42,15 @@ class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def _bad_request(code: str, message: str) -> ApiError:
-    return ApiError(400, code, message)
-
-
-def boundary_of(request: Request) -> bytes:
-    content_type, params = parse_options_header(request.headers.get("content-type"))
+def boundary_of(content_type_header: str | None) -> bytes:
+    content_type, params = parse_options_header(content_type_header)
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise _bad_request(
+        raise InvalidRequest(
             "not_multipart", "The request body is not multipart/form-data. " + _SEND_AS
         )
     if len(boundary) > MAX_BOUNDARY_CHARS:
-        raise _bad_request(
+        raise InvalidRequest(
             "malformed_multipart",
             f"The multipart boundary is {len(boundary)} characters long; RFC 2046 allows at "
             f"most {MAX_BOUNDARY_CHARS}. " + _SEND_AS,
@@ -63,8 +58,8 @@ def boundary_of(request: Request) -> bytes:
     return boundary
 
 
-def check_declared_length(request: Request, limit: int) -> None:
-    declared = whole_number(request.headers.get("content-length", ""))
+def check_declared_length(content_length: str | None, limit: int) -> None:
+    declared = whole_number(content_length or "")
     if declared is not None and declared > limit + FORM_OVERHEAD_BYTES:
         raise too_large(limit)
 
@@ -77,12 +72,10 @@ def clean_filename(raw: str) -> str:
 
 
 class _FormReader:
-    def __init__(self, spool_dir: Path, limit: int, on_head: Callable[[bytes], None]) -> None:
+    def __init__(self, new_spool: Callable[[], Spool]) -> None:
         self.form = ReceivedForm()
         self.finished = False
-        self._spool_dir = spool_dir
-        self._limit = limit
-        self._on_head = on_head
+        self._new_spool = new_spool
         self._parts = 0
         self._header_field = b""
         self._header_value = b""
@@ -106,7 +99,7 @@ class _FormReader:
     def _part_begin(self) -> None:
         self._parts += 1
         if self._parts > MAX_PARTS:
-            raise _bad_request("too_many_parts", f"The form has more than {MAX_PARTS} parts.")
+            raise InvalidRequest("too_many_parts", f"The form has more than {MAX_PARTS} parts.")
         self._disposition = b""
 
     def _header_field_data(self, data: bytes, start: int, end: int) -> None:
@@ -128,7 +121,7 @@ class _FormReader:
         if name == FILE_FIELD:
             self._start_file(filename)
         elif filename is not None:
-            raise _bad_request(
+            raise InvalidRequest(
                 "unexpected_file_field",
                 f"A file was sent in the field {name!r}; only 'file' is read. " + _SEND_AS,
             )
@@ -138,9 +131,9 @@ class _FormReader:
 
     def _start_file(self, filename: bytes | None) -> None:
         if self.form.spool is not None:
-            raise _bad_request("too_many_files", "Send one file per request in the field 'file'.")
+            raise InvalidRequest("too_many_files", "Send one file per request in the field 'file'.")
         self.form.filename = clean_filename((filename or b"").decode("utf-8", "replace"))
-        self.form.spool = Spool(self._spool_dir, self._limit, self._on_head)
+        self.form.spool = self._new_spool()
         self._writing_file = True
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
@@ -149,7 +142,7 @@ class _FormReader:
         elif self._text is not None:
             self._text += data[start:end]
             if len(self._text) > MAX_TEXT_FIELD_BYTES:
-                raise _bad_request(
+                raise InvalidRequest(
                     "field_too_large",
                     f"The form field {self._text_name!r} is longer than "
                     f"{MAX_TEXT_FIELD_BYTES} bytes.",
@@ -166,55 +159,48 @@ class _FormReader:
 
 
 async def receive_form(
-    request: Request,
-    spool_dir: Path,
+    content_type: str | None,
+    content_length: str | None,
+    body: AsyncIterator[bytes],
+    new_spool: Callable[[], Spool],
     limit: int,
-    on_head: Callable[[bytes], None],
     idle_seconds: float,
 ) -> ReceivedForm:
-    """Read the whole form, spooling `file`. On any error, nothing is left on disk.
+    """Read the whole form from `body`, streaming `file` into the spool `new_spool()` opens.
 
     The body as a whole may not pass the file limit plus the form's overhead, whatever the
     framing (chunked, or bytes after the closing boundary), and may not stall for longer than
-    `idle_seconds` between two chunks.
+    `idle_seconds` between two chunks. The spool is its caller's to remove, whatever happens.
     """
-    boundary = boundary_of(request)
-    check_declared_length(request, limit)
-    reader = _FormReader(spool_dir, limit, on_head)
+    boundary = boundary_of(content_type)
+    check_declared_length(content_length, limit)
+    reader = _FormReader(new_spool)
     received = 0
     try:
         parser = MultipartParser(boundary, reader.callbacks())
-        async for chunk in _chunks(request, idle_seconds):
+        async for chunk in _chunks(body, idle_seconds):
             received += len(chunk)
             if received > limit + FORM_OVERHEAD_BYTES:
-                raise ApiError(
-                    413,
+                raise TooLarge(
                     "body_too_large",
                     f"The request body is longer than the {limit}-byte file limit allows, "
                     "whatever follows the form. Send one image and nothing after the form.",
                 )
             parser.write(chunk)
-        if not reader.finished:
-            raise _bad_request(
-                "incomplete_body",
-                "The multipart body ended before its closing boundary: the upload was cut off.",
-            )
     except MultipartParseError as exc:
-        _discard(reader.form)
-        raise _bad_request(
+        raise InvalidRequest(
             "malformed_multipart", f"The multipart body is malformed: {exc}."
         ) from exc
-    except ClientDisconnect as exc:
-        _discard(reader.form)
-        raise _bad_request("client_disconnected", "The client went away mid-upload.") from exc
-    except BaseException:
-        _discard(reader.form)
-        raise
+    if not reader.finished:
+        raise InvalidRequest(
+            "incomplete_body",
+            "The multipart body ended before its closing boundary: the upload was cut off.",
+        )
     return reader.form
 
 
-async def _chunks(request: Request, idle_seconds: float) -> AsyncIterator[bytes]:
-    stream = aiter(request.stream())
+async def _chunks(body: AsyncIterator[bytes], idle_seconds: float) -> AsyncIterator[bytes]:
+    stream = aiter(body)
     while True:
         try:
             async with asyncio.timeout(idle_seconds):
@@ -222,15 +208,9 @@ async def _chunks(request: Request, idle_seconds: float) -> AsyncIterator[bytes]
         except StopAsyncIteration:
             return
         except TimeoutError:
-            raise ApiError(
-                408,
+            raise BodyTimeout(
                 "body_timeout",
                 f"The upload stalled: no data arrived for {idle_seconds:g} s. Check the "
                 "connection and send it again.",
             ) from None
         yield chunk
-
-
-def _discard(form: ReceivedForm) -> None:
-    if form.spool is not None:
-        form.spool.discard()

@@ -1,4 +1,4 @@
-"""One upload from spooled bytes to a committed record, undone unless it completes.
+"""One upload from spooled bytes to a committed record, undone (by its session) unless it completes.
 
 The order keeps the promise of DESIGN.md §4: the record is written as pending, the bytes are
 completed in the store, and only then is the record marked ready. A crash in between leaves a
@@ -7,7 +7,6 @@ pending record (never served; swept later) and at most bytes nobody can reach.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import time
@@ -16,22 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from imghost.auth import Principal
-from imghost.errors import (
-    ApiError,
-    database_unavailable,
-    insufficient_storage,
-    limit_reached,
-    limits_unavailable,
-    storage_unavailable,
-)
 from imghost.ingest.prepare import PreparedImage, prepare
+from imghost.ingest.session import UploadSession
 from imghost.ingest.validate import Limits
-from imghost.limits import Limiter, LimitExceeded, LimitsUnavailable
-from imghost.metrics import UPLOADED_BYTES
+from imghost.limits import Limiter
+from imghost.process.metrics import UPLOADED_BYTES
 from imghost.repo.base import Repo, RepoUnavailable, Upload
-from imghost.store.base import ObjectMissing, Store, StoreFull, StoreUnavailable
+from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 from imghost.store.registry import Stores
-from imghost.store.remote import UpstreamRejected
 
 log = logging.getLogger("imghost")
 
@@ -72,6 +63,7 @@ def limits_from(settings: dict[str, Any]) -> Limits:
 
 
 def ingest(
+    session: UploadSession,
     spooled: Spooled,
     order: Order,
     stores: Stores,
@@ -83,21 +75,39 @@ def ingest(
 
     Every call makes an upload of its own (its id, URL, lifetime and deletion). When the same
     key sends bytes it has already stored and still has live, the new upload shares those
-    bytes in the store and is not charged again.
+    bytes in the store and is not charged again. Each step registers its undo on `session`,
+    which takes them back unless the upload is committed here.
     """
     now = now or time.time()
+    settings = order.settings
     key = order.principal.key
-    earlier = _live_earlier(repo, key.id, spooled.digest, now, order.settings)
+    earlier = _live_earlier(repo, key.id, spooled.digest, now, settings)
     upload_id = new_upload_id()
     if earlier is None:
-        _charge(limiter, key.id, upload_id, spooled.size, key.daily_bytes, now)
-    try:
-        return _ingest_new(upload_id, spooled, order, stores, repo, now, earlier)
-    except BaseException:
-        if earlier is None:
-            with contextlib.suppress(LimitsUnavailable):
-                limiter.refund(key.id, upload_id)
-        raise
+        limiter.charge(key.id, upload_id, spooled.size, key.daily_bytes, now)
+        session.on_failure("charge", lambda: limiter.refund(key.id, upload_id))
+    # Validated and prepared afresh even for a repeat: the limits and metadata settings may
+    # have changed since, and only identical prepared bytes are shared.
+    prepared = prepare(
+        spooled.path, spooled.digest, limits_from(settings), settings["images.strip_metadata"]
+    )
+    session.temporary(prepared.path)
+    store = stores.active(settings)
+    upload = _record_for(upload_id, prepared, spooled, order, store, now)
+    shared = earlier if _same_object(earlier, prepared, store) else None
+    repo.begin_upload(upload)
+    session.on_failure("record", lambda: repo.discard_upload(upload.id))
+    # A failed put leaves no object (S3 PUTs and multipart completions are atomic, local links
+    # are), so only what came before it is undone.
+    given = _put_or_share(upload, prepared, store, shared)
+    location = None if given == upload.storage_key else given
+    stored = replace(upload, location=location)
+    # Bytes first, then the record, which stays (pending, for the sweep) if they cannot go.
+    session.on_failure("record", lambda: discard(stored, store, repo))
+    repo.commit_upload(upload.id, location)
+    session.commit()
+    UPLOADED_BYTES.inc(upload.size)
+    return replace(stored, state="ready")
 
 
 def _live_earlier(
@@ -105,47 +115,7 @@ def _live_earlier(
 ) -> Upload | None:
     if not settings["images.deduplicate"]:
         return None
-    try:
-        return repo.live_duplicate(key_id, source_digest, now)
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
-
-
-def _charge(
-    limiter: Limiter, key_id: str, charge_id: str, size: int, daily_bytes: int, now: float
-) -> None:
-    try:
-        limiter.charge(key_id, charge_id, size, daily_bytes, now)
-    except LimitExceeded as exc:
-        raise limit_reached(exc.kind, exc.message, exc.retry_after) from exc
-    except LimitsUnavailable as exc:
-        raise limits_unavailable(exc) from exc
-
-
-def _ingest_new(
-    upload_id: str,
-    spooled: Spooled,
-    order: Order,
-    stores: Stores,
-    repo: Repo,
-    now: float,
-    earlier: Upload | None,
-) -> Upload:
-    settings = order.settings
-    # Validated and prepared afresh even for a repeat: the limits and metadata settings may
-    # have changed since, and only identical prepared bytes are shared.
-    prepared = prepare(
-        spooled.path, spooled.digest, limits_from(settings), settings["images.strip_metadata"]
-    )
-    try:
-        store = stores.active(settings)
-        upload = _record_for(upload_id, prepared, spooled, order, store, now)
-        shared = earlier if _same_object(earlier, prepared, store) else None
-        return _store_and_record(upload, prepared, store, repo, shared)
-    except StoreUnavailable as exc:
-        raise storage_failed(exc) from exc
-    finally:
-        prepared.path.unlink(missing_ok=True)
+    return repo.live_duplicate(key_id, source_digest, now)
 
 
 def _same_object(earlier: Upload | None, prepared: PreparedImage, store: Store) -> bool:
@@ -191,45 +161,6 @@ def _put_or_share(
     return store.put_file(upload.storage_key, prepared.path, upload.content_type)
 
 
-def _store_and_record(
-    upload: Upload, prepared: PreparedImage, store: Store, repo: Repo, shared: Upload | None
-) -> Upload:
-    try:
-        repo.begin_upload(upload)
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
-    try:
-        given = _put_or_share(upload, prepared, store, shared)
-    except BaseException:
-        # A failed put leaves no object (S3 PUTs and multipart completions are atomic, local
-        # links are), so only the record is undone; keeping it would need the store back.
-        with contextlib.suppress(RepoUnavailable):
-            repo.discard_upload(upload.id)
-        raise
-    location = None if given == upload.storage_key else given
-    try:
-        repo.commit_upload(upload.id, location)
-    except BaseException as exc:
-        _undo(upload, store, repo)
-        if isinstance(exc, RepoUnavailable):
-            raise database_unavailable(exc) from exc
-        raise
-    UPLOADED_BYTES.inc(upload.size)
-    return replace(upload, state="ready", location=location)
-
-
-def storage_failed(exc: StoreUnavailable) -> ApiError:
-    if isinstance(exc, StoreFull):
-        return insufficient_storage()
-    if isinstance(exc, UpstreamRejected):
-        return ApiError(
-            502,
-            "storage_rejected",
-            f"The image host behind this server refused the upload, so nothing was saved: {exc}",
-        )
-    return storage_unavailable(exc)
-
-
 def delete(upload: Upload, store: Store, repo: Repo, now: float) -> None:
     """End an upload at once, then remove its bytes and its record.
 
@@ -248,9 +179,3 @@ def discard(upload: Upload, store: Store, repo: Repo) -> None:
     """Remove an upload's bytes, then its record: never a record left without bytes."""
     store.delete(upload.where)
     repo.discard_upload(upload.id)
-
-
-def _undo(upload: Upload, store: Store, repo: Repo) -> None:
-    """Best effort: what cannot be undone now stays pending, and the sweep finishes it."""
-    with contextlib.suppress(StoreUnavailable, RepoUnavailable, OSError):
-        discard(upload, store, repo)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from imghost.errors import ApiError, insufficient_storage, out_of_space
+from imghost.errors import Refusal, TooLarge, insufficient_storage, out_of_space
 
 SNIFF_BYTES = 32
 
 
-def too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
+def too_large(limit: int) -> Refusal:
+    return TooLarge(
         "file_too_large",
         f"The file is larger than the {_human(limit)} limit. Compress or resize it and try again.",
     )

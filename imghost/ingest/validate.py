@@ -18,7 +18,7 @@ from typing import BinaryIO
 import simplejpeg  # type: ignore[import-untyped]  # ships no type information
 from PIL import Image
 
-from imghost.errors import ApiError
+from imghost.errors import InvalidImage, InvalidRequest, Refusal, UnsupportedType
 from imghost.ingest import formats
 from imghost.ingest.formats import png
 from imghost.ingest.formats._common import truncated
@@ -45,12 +45,14 @@ class Limits:
     max_decoded_pixels: int
 
 
-def unsupported(head: bytes) -> ApiError:
+def unsupported(head: bytes) -> Refusal:
     if not head:
-        return ApiError(400, "empty_file", "The file is empty. Choose an image file and try again.")
+        return InvalidRequest(
+            "empty_file", "The file is empty. Choose an image file and try again."
+        )
     looks_like = describe(head)
     what = f"this file looks like {looks_like}" if looks_like else "this file is not one of them"
-    return ApiError(415, "unsupported_type", f"Only {ALLOWED} images are accepted; {what}.")
+    return UnsupportedType("unsupported_type", f"Only {ALLOWED} images are accepted; {what}.")
 
 
 def require_image(head: bytes) -> None:
@@ -63,8 +65,8 @@ def check_structure(buf: bytes | memoryview | mmap.mmap, limits: Limits) -> form
     try:
         structure = formats.parse(buf, limits.max_frames)
     except formats.FormatError as exc:
-        status = 415 if exc.code == "unsupported_jpeg_variant" else 422
-        raise ApiError(status, exc.code, exc.message) from exc
+        kind = UnsupportedType if exc.code == "unsupported_jpeg_variant" else InvalidImage
+        raise kind(exc.code, exc.message) from exc
     check_limits(structure, limits)
     return structure
 
@@ -72,30 +74,26 @@ def check_structure(buf: bytes | memoryview | mmap.mmap, limits: Limits) -> form
 def check_limits(structure: formats.Structure, limits: Limits) -> None:
     width, height = structure.width, structure.height
     if structure.frames > limits.max_frames:
-        raise ApiError(
-            422,
+        raise InvalidImage(
             "too_many_frames",
             f"The animation has more than {limits.max_frames} frames, the limit. "
             "Shorten it and try again.",
         )
     if max(width, height) > limits.max_side:
-        raise ApiError(
-            422,
+        raise InvalidImage(
             "image_too_large",
             f"The image is {width}x{height} pixels; no side may exceed {limits.max_side}. "
             "Resize it and try again.",
         )
     if width * height > limits.max_pixels:
-        raise ApiError(
-            422,
+        raise InvalidImage(
             "image_too_large",
             f"The image is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit "
             f"is {limits.max_pixels / 1e6:g}. Resize it and try again.",
         )
     decoded = structure.frames * width * height
     if structure.frames > 1 and decoded > limits.max_decoded_pixels:
-        raise ApiError(
-            422,
+        raise InvalidImage(
             "animation_too_large",
             f"The animation is {structure.frames} frames of {width}x{height} pixels = "
             f"{decoded / 1e6:,.0f} megapixels to decode; the limit is "
@@ -116,20 +114,19 @@ def decode_check(
         # re-encoded anyway.
         strict = structure.format == "jpeg" and not structure.reencode and _strict_jpeg(buf)
         return _decode_frames(fp, structure, max_pixels, strict)
-    except ApiError:
+    except Refusal:
         raise
     except Image.DecompressionBombError as exc:
-        raise ApiError(
-            422, "image_too_large", f"A frame of the image is too large to decode: {exc}"
+        raise InvalidImage(
+            "image_too_large", f"A frame of the image is too large to decode: {exc}"
         ) from exc
     except Exception as exc:  # Pillow raises many types for bad data
         raise corrupt(exc) from exc
 
 
-def corrupt(exc: BaseException) -> ApiError:
+def corrupt(exc: BaseException) -> Refusal:
     reason = str(exc).strip() or type(exc).__name__
-    return ApiError(
-        422,
+    return InvalidImage(
         "corrupt_image",
         f"The image data is corrupt and cannot be decoded ({reason}). "
         "Re-export or re-download the image and try again.",
@@ -161,7 +158,7 @@ def _strict_jpeg(buf: bytes | mmap.mmap) -> bool:
         warning = str(exc).lower()
         if "premature end" in warning:
             error = truncated("The JPEG's picture data ends before all its pixels")
-            raise ApiError(422, error.code, error.message) from exc
+            raise InvalidImage(error.code, error.message) from exc
         if any(damage in warning for damage in _JPEG_DAMAGE):
             raise corrupt(exc) from exc
         return False

@@ -1,7 +1,7 @@
 """Per-key request rates and rolling byte quotas: the interface and what every backend shares.
 
 A backend only has to count atomically and, when it refuses, say how much is in use and when
-enough of it leaves the window (`Refusal`); the wording and `retry_after` are computed here, so
+enough of it leaves the window (`Fit`); the wording and `retry_after` are computed here, so
 every backend answers alike.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from imghost.metrics import LIMIT_REFUSALS
+from imghost.errors import LimitReached
+from imghost.process.metrics import LIMIT_REFUSALS
 
 LimitKind = Literal["rate_limited", "quota_exceeded"]
 
@@ -22,15 +23,13 @@ BYTES_WINDOW = 86400.0
 NEVER_FITS_RETRY_AFTER = int(BYTES_WINDOW)
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(LimitReached):
     """A request the key's rate limit or byte quota refuses; nothing was counted for it."""
 
     def __init__(self, kind: LimitKind, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.kind: LimitKind = kind
-        self.message = message
         # Clients sleep on this; zero would make them spin against a limit that has not freed.
-        self.retry_after = max(1, int(retry_after))
+        super().__init__(kind, message, max(1, int(retry_after)))
+        self.kind: LimitKind = kind
         # Counted as it is made: every backend builds its refusals here, whatever the request.
         LIMIT_REFUSALS.labels(kind).inc()
 
@@ -59,7 +58,7 @@ class Limiter(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class Fit:
     """Why a backend refused: `used` in the window before this request, and the time at which
     the oldest entries holding `freed` of it have left, which is the first moment it fits."""
 
@@ -68,7 +67,7 @@ class Refusal:
     frees_at: float
 
 
-def first_fit(entries: Iterable[tuple[float, int]], used: int, amount: int, limit: int) -> Refusal:
+def first_fit(entries: Iterable[tuple[float, int]], used: int, amount: int, limit: int) -> Fit:
     """Walk the window's entries oldest first until enough has left for `amount` to fit.
 
     `entries` may be a lazy cursor: it stops reading as soon as the answer is known.
@@ -77,7 +76,7 @@ def first_fit(entries: Iterable[tuple[float, int]], used: int, amount: int, limi
     for at, entry_amount in entries:
         freed += entry_amount
         if used - freed + amount <= limit:
-            return Refusal(used, freed, at)
+            return Fit(used, freed, at)
     raise AssertionError("the window cannot fit an amount no larger than the limit")
 
 
@@ -102,12 +101,12 @@ def check_size(size: int, daily_bytes: int) -> None:
         )
 
 
-def retry_after(refusal: Refusal, window: float, now: float) -> int:
+def retry_after(refusal: Fit, window: float, now: float) -> int:
     """Whole seconds until the entry at `frees_at` is outside the window (now - window, now]."""
     return max(1, math.ceil(refusal.frees_at + window - now))
 
 
-def rate_limited(rpm: int, refusal: Refusal, now: float) -> LimitExceeded:
+def rate_limited(rpm: int, refusal: Fit, now: float) -> LimitExceeded:
     wait = retry_after(refusal, REQUEST_WINDOW, now)
     noun = "request" if rpm == 1 else "requests"
     return LimitExceeded(
@@ -118,7 +117,7 @@ def rate_limited(rpm: int, refusal: Refusal, now: float) -> LimitExceeded:
     )
 
 
-def quota_exceeded(daily_bytes: int, size: int, refusal: Refusal, now: float) -> LimitExceeded:
+def quota_exceeded(daily_bytes: int, size: int, refusal: Fit, now: float) -> LimitExceeded:
     wait = retry_after(refusal, BYTES_WINDOW, now)
     return LimitExceeded(
         "quota_exceeded",

@@ -30,8 +30,8 @@ from redis.retry import Retry
 from imghost.limits.base import (
     BYTES_WINDOW,
     REQUEST_WINDOW,
+    Fit,
     LimitsUnavailable,
-    Refusal,
     check_size,
     check_unlimited,
     quota_exceeded,
@@ -123,7 +123,7 @@ class RedisLimiter:
         args = [now, now - REQUEST_WINDOW, rpm, uuid.uuid4().hex, _ttl(REQUEST_WINDOW)]
         answer = self._run(self._hit, keys, args)
         if answer[0] != 1:
-            raise rate_limited(rpm, Refusal(int(answer[1]), 1, float(answer[2])), now)
+            raise rate_limited(rpm, Fit(int(answer[1]), 1, float(answer[2])), now)
 
     def charge(self, key_id: str, charge_id: str, size: int, daily_bytes: int, now: float) -> None:
         if check_unlimited(daily_bytes, "daily_bytes"):
@@ -133,7 +133,7 @@ class RedisLimiter:
         args = [now, now - BYTES_WINDOW, size, daily_bytes, charge_id, _ttl(BYTES_WINDOW)]
         answer = self._run(self._charge, keys, args)
         if answer[0] != 1:
-            refusal = Refusal(int(answer[1]), int(answer[2]), float(answer[3]))
+            refusal = Fit(int(answer[1]), int(answer[2]), float(answer[3]))
             raise quota_exceeded(daily_bytes, size, refusal, now)
 
     def refund(self, key_id: str, charge_id: str) -> None:

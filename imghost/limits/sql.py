@@ -28,8 +28,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from imghost.limits.base import (
     BYTES_WINDOW,
     REQUEST_WINDOW,
+    Fit,
     LimitsUnavailable,
-    Refusal,
     check_size,
     check_unlimited,
     first_fit,
@@ -89,7 +89,7 @@ class SqlLimiter:
         limit: int,
         window: float,
         now: float,
-    ) -> Refusal | None:
+    ) -> Fit | None:
         """Record `amount` unless the key's window would then hold more than `limit`."""
         cutoff = now - window
         with self._transaction() as (conn, transaction):

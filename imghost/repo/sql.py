@@ -38,7 +38,7 @@ def make_engine(database_url: str) -> Engine:
     """An engine whose statements are timed for `/metrics`."""
     # Imported here: `imghost serve` imports this module before it tells prometheus_client,
     # which picks where values live when first imported, to keep them in files.
-    from imghost.metrics import time_statements
+    from imghost.repo.timing import time_statements
 
     url = make_url(database_url)
     if url.drivername in ("postgresql", "postgres"):

@@ -25,6 +25,15 @@ class StoreFull(StoreUnavailable):
     """The backend has no room for the object (a full disk)."""
 
 
+class UpstreamRejected(StoreUnavailable):
+    """A store that is another service (an image host) answered, but refused the object;
+    `status` is its HTTP status, when it gave one."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ObjectExists(StoreUnavailable):
     """`put_file` found an object at the key already: URLs never change what they serve."""
 

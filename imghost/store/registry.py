@@ -24,7 +24,7 @@ def build_store(backend: str, settings: Mapping[str, Any], data_dir: Path) -> St
     `/metrics`; StoreUnavailable if misconfigured."""
     # Imported here: `imghost serve` imports this module before it tells prometheus_client,
     # which picks where values live when first imported, to keep them in files.
-    from imghost.metrics import TimedStore
+    from imghost.store.timed import TimedStore
 
     return TimedStore(_open(backend, settings, data_dir))
 

@@ -19,17 +19,9 @@ from urllib.parse import urljoin
 import httpx
 from PIL import Image
 
-from imghost.store.base import ObjectMissing, StoreUnavailable
+from imghost.store.base import ObjectMissing, StoreUnavailable, UpstreamRejected
 
 _READ_CHUNK = 256 * 1024
-
-
-class UpstreamRejected(StoreUnavailable):
-    """The external host answered, but not with an image URL; `status` is its HTTP status."""
-
-    def __init__(self, message: str, status: int | None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from imghost.app import create_app
-from imghost.config import load_config
+from imghost.http.services import Services
 from imghost.keys import issue_key
 from imghost.repo.base import RepoUnavailable
 from imghost.repo.sql import SqlRepo
-from imghost.services import Services
-from imghost.settings import with_defaults
+from imghost.settings.runtime import with_defaults
+from imghost.settings.startup import load_config
 from tests.conftest import auth, png_bytes
 
 

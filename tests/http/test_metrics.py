@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from imghost.repo.schema import uploads
-from imghost.settings import with_defaults
+from imghost.settings.runtime import with_defaults
 from imghost.store.base import ObjectMissing
 from imghost.store.registry import Stores
 from imghost.store.s3 import S3Settings, S3Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from imghost.settings import RUNTIME_SETTINGS
+from imghost.settings.runtime import RUNTIME_SETTINGS
 from tests.conftest import Server, auth, eventually, unique_png
 
 

@@ -30,7 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from PIL import Image
 
-from imghost.errors import ApiError
+from imghost.errors import Refusal
+from imghost.http.errors import status_of
 from imghost.ingest.fetch import Fetched, FetchPolicy, fetch_into, is_public
 from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image
@@ -357,8 +358,8 @@ def local(site: Site, **overrides: Any) -> FetchPolicy:
     )
 
 
-def refusal(url: str, policy: FetchPolicy, spool: Spool) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+def refusal(url: str, policy: FetchPolicy, spool: Spool) -> Refusal:
+    with pytest.raises(Refusal) as caught:
         fetch_into(url, policy, spool)
     return caught.value
 
@@ -445,7 +446,7 @@ def test_an_allowed_cidr_lets_a_private_address_through(site: Site, spool: Spool
 def test_refuses_what_is_not_an_http_url(url: str, site: Site, spool: Spool) -> None:
     error = refusal(url, local(site, ports=(80, 70, site.port)), spool)
 
-    assert (error.status, error.code) == (400, "url_invalid")
+    assert (status_of(error), error.code) == (400, "url_invalid")
     assert site.connections() == 0
 
 
@@ -464,7 +465,7 @@ def test_refuses_a_port_outside_the_default_ports(dns: FakeDns, spool: Spool) ->
 
     error = refusal("http://img.test:22/image.png", FetchPolicy(), spool)
 
-    assert (error.status, error.code) == (400, "url_forbidden")
+    assert (status_of(error), error.code) == (400, "url_forbidden")
     assert "port 22" in error.message
     assert dns.calls == []
 
@@ -570,7 +571,7 @@ def test_refuses_non_public_addresses_before_connecting(
 ) -> None:
     error = refusal(site.url("/image.png", host), FetchPolicy(ports=(site.port,)), spool)
 
-    assert (error.status, error.code) == (400, "url_forbidden")
+    assert (status_of(error), error.code) == (400, "url_forbidden")
     assert "not a public internet address" in error.message
     assert site.connections() == 0
 
@@ -579,7 +580,7 @@ def test_refuses_non_public_addresses_before_connecting(
 def test_refuses_an_ipv6_zone(host: str, site: Site, spool: Spool) -> None:
     error = refusal(site.url("/image.png", host), FetchPolicy(ports=(site.port,)), spool)
 
-    assert (error.status, error.code) == (400, "url_invalid")
+    assert (status_of(error), error.code) == (400, "url_invalid")
     assert "IPv6 zone" in error.message
     assert site.connections() == 0
 
@@ -728,7 +729,7 @@ def test_refuses_a_redirect_to_a_forbidden_place(
 
     error = refusal(url, _allow_only_the_site(site), spool)
 
-    assert (error.status, error.code) == (400, "url_forbidden")
+    assert (status_of(error), error.code) == (400, "url_forbidden")
     assert "redirected to" in error.message
     assert reason in error.message
     assert len(site.paths()) == 1
@@ -737,7 +738,7 @@ def test_refuses_a_redirect_to_a_forbidden_place(
 def test_refuses_more_redirects_than_allowed(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/hops/4"), local(site, max_redirects=3), spool)
 
-    assert (error.status, error.code) == (400, "url_forbidden")
+    assert (status_of(error), error.code) == (400, "url_forbidden")
     assert "more than 3" in error.message
     assert site.paths() == ["/hops/4", "/hops/3", "/hops/2", "/hops/1"]
 
@@ -751,7 +752,7 @@ def test_no_redirects_when_the_limit_is_zero(site: Site, spool: Spool) -> None:
 def test_a_redirect_without_location_is_unreachable(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/redirect"), local(site), spool)
 
-    assert (error.status, error.code) == (502, "url_unreachable")
+    assert (status_of(error), error.code) == (502, "url_unreachable")
     assert "302" in error.message
 
 
@@ -761,14 +762,14 @@ def test_a_redirect_without_location_is_unreachable(site: Site, spool: Spool) ->
 def test_non_2xx_is_unreachable_with_the_status(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/missing"), local(site), spool)
 
-    assert (error.status, error.code) == (502, "url_unreachable")
+    assert (status_of(error), error.code) == (502, "url_unreachable")
     assert "answered 404 Not Found" in error.message
 
 
 def test_html_is_not_an_image_whatever_its_content_type(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/page.html"), local(site), spool)
 
-    assert (error.status, error.code) == (415, "url_not_image")
+    assert (status_of(error), error.code) == (415, "url_not_image")
     assert "looks like an HTML page" in error.message
     assert site.url("/page.html") in error.message
 
@@ -777,13 +778,13 @@ def test_html_is_not_an_image_whatever_its_content_type(site: Site, spool: Spool
 def test_a_body_too_short_to_sniff_is_not_an_image(path: str, site: Site, spool: Spool) -> None:
     error = refusal(site.url(path), local(site), spool)
 
-    assert (error.status, error.code) == (415, "url_not_image")
+    assert (status_of(error), error.code) == (415, "url_not_image")
 
 
 def test_content_length_over_the_limit_is_refused_before_reading(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/huge.png"), local(site, timeout_seconds=10), spool)
 
-    assert (error.status, error.code) == (413, "url_too_large")
+    assert (status_of(error), error.code) == (413, "url_too_large")
     assert site.url("/huge.png") in error.message
     assert spool.size == 0
 
@@ -791,7 +792,7 @@ def test_content_length_over_the_limit_is_refused_before_reading(site: Site, spo
 def test_an_endless_body_stops_at_the_byte_cap(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/endless.png"), local(site), spool)
 
-    assert (error.status, error.code) == (413, "url_too_large")
+    assert (status_of(error), error.code) == (413, "url_too_large")
     assert "262144 bytes" in error.message
     assert spool.size <= SPOOL_LIMIT
 
@@ -799,7 +800,7 @@ def test_an_endless_body_stops_at_the_byte_cap(site: Site, spool: Spool) -> None
 def test_a_truncated_body_is_unreachable(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/truncated.png"), local(site), spool)
 
-    assert (error.status, error.code) == (502, "url_unreachable")
+    assert (status_of(error), error.code) == (502, "url_unreachable")
 
 
 def test_a_slow_drip_stops_at_the_deadline(site: Site, spool: Spool) -> None:
@@ -807,7 +808,7 @@ def test_a_slow_drip_stops_at_the_deadline(site: Site, spool: Spool) -> None:
 
     error = refusal(site.url("/drip.png"), local(site, timeout_seconds=1.2), spool)
 
-    assert (error.status, error.code) == (504, "url_timeout")
+    assert (status_of(error), error.code) == (504, "url_timeout")
     assert 1.2 <= time.monotonic() - started < 3
     assert 0 < spool.size < 10
 
@@ -815,7 +816,7 @@ def test_a_slow_drip_stops_at_the_deadline(site: Site, spool: Spool) -> None:
 def test_a_server_that_never_answers_times_out(site: Site, spool: Spool) -> None:
     error = refusal(site.url("/stall"), local(site, timeout_seconds=0.5), spool)
 
-    assert (error.status, error.code) == (504, "url_timeout")
+    assert (status_of(error), error.code) == (504, "url_timeout")
 
 
 def test_the_whole_redirect_chain_shares_one_deadline(site: Site, spool: Spool) -> None:
@@ -849,7 +850,7 @@ def test_connect_timeout(spool: Spool) -> None:
             for filler in fillers:
                 filler.close()
 
-    assert (error.status, error.code) == (504, "url_timeout")
+    assert (status_of(error), error.code) == (504, "url_timeout")
     assert "did not accept a connection within 0.3 seconds" in error.message
     assert time.monotonic() - started < 2
 
@@ -862,7 +863,7 @@ def test_connection_refused_is_unreachable(spool: Spool) -> None:
 
     error = refusal(f"http://127.0.0.1:{port}/image.png", policy, spool)
 
-    assert (error.status, error.code) == (502, "url_unreachable")
+    assert (status_of(error), error.code) == (502, "url_unreachable")
     assert "refused" in error.message
 
 
@@ -871,7 +872,7 @@ def test_dns_failure_is_unreachable(dns: FakeDns, spool: Spool) -> None:
 
     error = refusal("http://nowhere.test/image.png", FetchPolicy(), spool)
 
-    assert (error.status, error.code) == (502, "url_unreachable")
+    assert (status_of(error), error.code) == (502, "url_unreachable")
     assert "nowhere.test could not be resolved" in error.message
 
 
@@ -951,7 +952,7 @@ def test_https_refuses_a_certificate_for_another_name(
 
     error = refusal(site.url("/image.png", "other.test"), policy, spool)
 
-    assert (error.status, error.code) == (502, "url_unreachable")
+    assert (status_of(error), error.code) == (502, "url_unreachable")
     assert "TLS" in error.message
     assert tls_site.server_names[0] == "other.test"
     assert site.requests == []

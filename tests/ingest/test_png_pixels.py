@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imghost.errors import ApiError
+from imghost.errors import Refusal
+from imghost.http.errors import status_of
 from imghost.ingest.formats import png
 from imghost.ingest.prepare import prepare
 from imghost.ingest.validate import Limits
@@ -61,15 +62,15 @@ def test_every_filter_type_is_accepted_and_pillow_agrees(tmp_path: Path) -> None
 def test_an_unknown_row_filter_is_corrupt(tmp_path: Path) -> None:
     filters = [0] * HEIGHT
     filters[HEIGHT - 1] = 5
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         prepared(tmp_path, rgb_png(rows_with_filters(filters)))
-    assert caught.value.status == 422
+    assert status_of(caught.value) == 422
     assert caught.value.code == "corrupt_image"
     assert "filter" in caught.value.message
 
 
 def test_image_data_one_row_short_is_corrupt(tmp_path: Path) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         prepared(tmp_path, rgb_png(GOOD_ROWS[:-STRIDE]))
     assert caught.value.code == "corrupt_image"
     assert f"{HEIGHT - 1} of {HEIGHT} rows" in caught.value.message
@@ -78,14 +79,14 @@ def test_image_data_one_row_short_is_corrupt(tmp_path: Path) -> None:
 def test_a_broken_deflate_stream_is_corrupt(tmp_path: Path) -> None:
     stream = bytearray(zlib.compress(GOOD_ROWS))
     stream[len(stream) // 2] ^= 0xFF
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         prepared(tmp_path, rgb_png(GOOD_ROWS, idat=bytes(stream)))
     assert caught.value.code == "corrupt_image"
 
 
 def test_a_deflate_stream_cut_short_is_corrupt(tmp_path: Path) -> None:
     stream = zlib.compress(GOOD_ROWS)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         prepared(tmp_path, rgb_png(GOOD_ROWS, idat=stream[: len(stream) // 3]))
     assert caught.value.code == "corrupt_image"
 
@@ -95,14 +96,14 @@ def test_interlaced_files_are_left_to_the_decoder_which_still_refuses_bad_rows(
 ) -> None:
     bad = rgb_png(rows_with_filters([9] * HEIGHT) * 2, interlace=1)
     assert not png.inflate_check(io.BytesIO(bad))
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         prepared(tmp_path, bad)
     assert caught.value.code == "corrupt_image"
 
 
 def test_files_with_metadata_are_decoded_and_still_refused_when_bad(tmp_path: Path) -> None:
     text = chunk(b"tEXt", b"Comment\0hello")
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         prepared(tmp_path, rgb_png(rows_with_filters([7] * HEIGHT), extra=text))
     assert caught.value.code == "corrupt_image"
 

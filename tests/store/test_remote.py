@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from imghost.store.remote import RemoteSettings, RemoteStore, UpstreamRejected, find_url
+from imghost.store.base import UpstreamRejected
+from imghost.store.remote import RemoteSettings, RemoteStore, find_url
 from tests.conftest import Server, auth, png_bytes, unique_png
 from tests.fakehost import SHAPES, FakeHost, running
 from tests.http.test_settings_api import put

@@ -16,12 +16,12 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from imghost.errors import ApiError, image_unavailable
+from imghost.errors import NotFound, Refusal, image_unavailable
 from imghost.http.ranges import local_file, proxied
+from imghost.http.services import services_of
+from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable, Upload
-from imghost.services import services_of
 from imghost.store.base import StoreUnavailable
-from imghost.threads import run_blocking
 
 _NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
 _DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
@@ -34,8 +34,8 @@ SECURITY_HEADERS = {
 }
 
 
-def not_found() -> ApiError:
-    return ApiError(404, "not_found", "No image at this URL: it never existed or was deleted.")
+def not_found() -> Refusal:
+    return NotFound("not_found", "No image at this URL: it never existed or was deleted.")
 
 
 def image_headers(upload: Upload) -> dict[str, str]:

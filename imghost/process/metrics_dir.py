@@ -1,6 +1,6 @@
 """Where an instance's workers keep their metric files: chosen before prometheus_client loads.
 
-Kept apart from `imghost.metrics` so that `imghost serve` can set it up without importing
+Kept apart from `imghost.process.metrics` so that `imghost serve` can set it up without importing
 prometheus_client, which decides at import whether values live in files.
 """
 

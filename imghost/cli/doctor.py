@@ -24,11 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from imghost.config import Config, ConfigError, load_config
 from imghost.repo import migrations
 from imghost.repo.base import RepoUnavailable
 from imghost.repo.sql import SqlRepo
-from imghost.settings import with_defaults
+from imghost.settings.runtime import with_defaults
+from imghost.settings.startup import Config, ConfigError, load_config
 from imghost.store.base import StoreUnavailable
 from imghost.store.registry import build_store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from imghost.repo.base import Repo
-from imghost.settings import validate, with_defaults, without_redacted
+from imghost.settings.runtime import validate, with_defaults, without_redacted
 from imghost.store.base import StoreUnavailable
 from imghost.store.registry import build_store
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import click
 
-from imghost.config import Config, ConfigError, load_config
 from imghost.keys import issue_key, normalise_cidrs
-from imghost.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
+from imghost.process.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.repo.sql import SqlRepo
-from imghost.settings import (
+from imghost.settings.runtime import (
     SettingError,
     described,
     redacted,
@@ -23,7 +22,8 @@ from imghost.settings import (
     with_defaults,
     without_redacted,
 )
-from imghost.settings_update import StorageCheckFailed, update_settings
+from imghost.settings.startup import Config, ConfigError, load_config
+from imghost.settings.update import StorageCheckFailed, update_settings
 from imghost.store.registry import BACKENDS, Stores
 
 
@@ -64,7 +64,7 @@ def serve(**flags: Any) -> None:
     config = _config(**flags)
     # Before anything imports prometheus_client, which picks its storage at import.
     os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(config.tmp_dir))
-    from imghost.serve import run
+    from imghost.cli.serve import run
 
     repo = _repo(config)
     try:
@@ -299,7 +299,7 @@ def doctor(**flags: Any) -> None:
     Never migrates or creates the database; the store check writes and deletes a probe object,
     as a storage settings change does.
     """
-    from imghost.doctor import failed, run_checks
+    from imghost.cli.doctor import failed, run_checks
 
     results = run_checks(flags)
     for result in results:
@@ -318,7 +318,7 @@ def migrate_store(target: str, dry_run: bool, **flags: Any) -> None:
     from rich.filesize import decimal
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from imghost.migrate import migrate, pending
+    from imghost.cli.migrate_store import migrate, pending
 
     config = _config(**flags)
     repo = _repo(config)
@@ -397,7 +397,7 @@ def upload(
     """
     from pathlib import Path
 
-    from imghost import uploader
+    from imghost.cli import uploader
 
     if not key:
         raise click.UsageError("no API key: pass --key sk-… or set IMGHOST_KEY.")

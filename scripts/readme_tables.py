@@ -1,6 +1,6 @@
 """The README's settings tables, generated from the settings themselves.
 
-    python -m imghost.docs     # rewrites the tables in README.md in place
+    python scripts/readme_tables.py     # rewrites the tables in README.md in place
 
 A test fails when README.md differs from what this generates, so a setting cannot be added,
 renamed or re-defaulted without its documentation following.
@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from imghost.config import STARTUP_SETTINGS
-from imghost.settings import RUNTIME_SETTINGS
+from imghost.settings.runtime import RUNTIME_SETTINGS
+from imghost.settings.startup import STARTUP_SETTINGS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -7,14 +7,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import ApiError, database_unavailable
+from imghost.errors import InvalidRequest
 from imghost.http.access import authorize
 from imghost.http.jsonbody import json_object
-from imghost.repo.base import RepoUnavailable
-from imghost.services import Services, services_of
-from imghost.settings import SettingError, described, with_defaults
-from imghost.settings_update import StorageCheckFailed, update_settings
-from imghost.threads import run_blocking
+from imghost.http.services import Services, services_of
+from imghost.process.threads import run_blocking
+from imghost.settings.runtime import SettingError, described, with_defaults
+from imghost.settings.update import StorageCheckFailed, update_settings
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -27,9 +26,9 @@ def _write(services: Services, changes: dict[str, Any]) -> dict[str, Any]:
     try:
         values = update_settings(services.repo, changes, services.config.data_dir)
     except SettingError as exc:
-        raise ApiError(400, "invalid_setting", str(exc)) from exc
+        raise InvalidRequest("invalid_setting", str(exc)) from exc
     except StorageCheckFailed as exc:
-        raise ApiError(400, "storage_check_failed", str(exc)) from exc
+        raise InvalidRequest("storage_check_failed", str(exc)) from exc
     services.settings.invalidate()
     return described(values)
 
@@ -37,17 +36,11 @@ def _write(services: Services, changes: dict[str, Any]) -> dict[str, Any]:
 async def get_settings(request: Request) -> JSONResponse:
     await authorize(request, admin=True)
     services = services_of(request)
-    try:
-        return JSONResponse({"settings": await run_blocking(_read, services)})
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
+    return JSONResponse({"settings": await run_blocking(_read, services)})
 
 
 async def put_settings(request: Request) -> JSONResponse:
     await authorize(request, admin=True)
     services = services_of(request)
     changes = await json_object(request, MAX_BODY_BYTES)
-    try:
-        return JSONResponse({"settings": await run_blocking(_write, services, changes)})
-    except RepoUnavailable as exc:
-        raise database_unavailable(exc) from exc
+    return JSONResponse({"settings": await run_blocking(_write, services, changes)})

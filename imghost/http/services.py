@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from imghost.config import Config
 from imghost.limits import Limiter
 from imghost.recent import RecentUploads
 from imghost.repo.base import Repo, Upload
-from imghost.settings import SettingsCache
+from imghost.settings.runtime import SettingsCache
+from imghost.settings.startup import Config
 from imghost.store.registry import Stores
 
 

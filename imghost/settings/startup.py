@@ -1,7 +1,7 @@
 """Start-up settings: defaults, then an optional TOML file, then `IMGHOST_*`, then CLI flags.
 
 Run-time settings (storage, limits, public URL…) live in the database instead: see
-`imghost.settings`.
+`imghost.settings.runtime`.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ from granian import Granian
 from granian.constants import Interfaces
 
 from imghost.app import SPOOL_DIR_ENV
-from imghost.config import Config
-from imghost.ingest.spooldir import SpoolDir, sweep_dead
 from imghost.keys import hash_key, issue_key
+from imghost.process.spooldir import SpoolDir, sweep_dead
 from imghost.repo.base import DuplicateKey, Repo
-from imghost.settings import with_defaults
+from imghost.settings.runtime import with_defaults
+from imghost.settings.startup import Config
 from imghost.store.registry import Stores
 from imghost.sweeper import sweep_exclusively
 

@@ -1,0 +1,1 @@
+"""Settings: the start-up configuration, the run-time settings, and how they change."""
