@@ -34,6 +34,7 @@ from compose_spec import PyOptions
 from imghost.app import ROUTES
 from imghost.keys import generate_key
 from imghost.settings.startup import STARTUP_SETTINGS, load_config
+from tests.commands import required_command
 from tests.conftest import Server, auth, free_port, unique_png
 from tests.seaweed import SeaweedS3
 
@@ -616,10 +617,7 @@ def test_unit_starts_imghost_serve_and_may_write_its_data_dir() -> None:
 
 
 def systemd_analyze() -> str:
-    found = shutil.which("systemd-analyze")
-    if found is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    return found
+    return required_command("systemd-analyze", "IMGHOST_TEST_SYSTEMD", "apt-get install systemd")
 
 
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:

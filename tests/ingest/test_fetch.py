@@ -13,7 +13,6 @@ import http.client
 import io
 import ipaddress
 import itertools
-import shutil
 import socket
 import ssl
 import subprocess
@@ -35,6 +34,7 @@ from imghost.http.errors import status_of
 from imghost.ingest.fetch import Fetched, FetchPolicy, fetch_into, is_public
 from imghost.ingest.spool import Spool
 from imghost.ingest.validate import require_image
+from tests.commands import required_command
 
 SPOOL_LIMIT = 256 * 1024
 PROBE = "/__probe"
@@ -888,9 +888,8 @@ class Certificates:
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is needed to make test certificates")
+    # To make the test certificates.
+    openssl = required_command("openssl", "IMGHOST_TEST_OPENSSL", "apt-get install openssl")
     folder = tmp_path_factory.mktemp("tls")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
