@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ def run(data_dir: Path, *args: str) -> str:
         [*IMGHOST, *args, "--data-dir", str(data_dir)], capture_output=True, text=True, check=True
     )
     return result.stdout
+
+
+def test_no_command_module_loads_prometheus_client() -> None:
+    # `serve` must set PROMETHEUS_MULTIPROC_DIR before prometheus_client is imported, and every
+    # module the `imghost` group registers is imported before any command runs.
+    probe = "import sys, imghost.cli; print('prometheus_client' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "False"
 
 
 def test_keys_lifecycle_with_limits(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import click
 import httpx
-import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from imghost.cli.common import config_option, data_dir_option
 from imghost.repo import migrations
 from imghost.repo.base import RepoUnavailable
 from imghost.repo.sql import SqlRepo
@@ -188,6 +190,10 @@ def check_redis(redis_url: str) -> Result:
         return Result(
             "redis", "ok", "not configured: counters live in the database (fine for one machine)."
         )
+    # Imported here, not at the top: every `imghost` command imports this module, and loading
+    # redis would add a tenth to the start-up of each.
+    import redis
+
     where = _shown(redis_url)
     try:
         client = redis.Redis.from_url(
@@ -370,3 +376,20 @@ def check_data_dir(data_dir: Path) -> Result:
 def _free(path: Path) -> str:
     usage = shutil.disk_usage(path)
     return f"{usage.free / 1024**3:.1f} GiB free of {usage.total / 1024**3:.1f} GiB"
+
+
+@click.command()
+@config_option
+@data_dir_option
+def doctor(**flags: Any) -> None:
+    """Check the configuration (database, Redis, store, public URL, clock, data folder).
+
+    Prints one line per check, "ok", "warn" or "FAIL" and what to do; exits 1 if any failed.
+    Never migrates or creates the database; the store check writes and deletes a probe object,
+    as a storage settings change does.
+    """
+    results = run_checks(flags)
+    for result in results:
+        click.echo(result.line())
+    if failed(results):
+        sys.exit(1)

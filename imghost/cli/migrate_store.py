@@ -8,16 +8,22 @@ stopped, since only uploads not yet in the target are listed.
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 from blake3 import blake3
+from rich.filesize import decimal
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from imghost.cli.common import config_option, data_dir_option, migrated_repo, startup_config
 from imghost.repo.base import Repo, Upload
+from imghost.settings.runtime import with_defaults
 from imghost.store.base import ObjectExists, Store, StoreUnavailable
-from imghost.store.registry import Stores
+from imghost.store.registry import BACKENDS, Stores
 
 BATCH = 100
 
@@ -88,3 +94,46 @@ def migrate(
             report.bytes += upload.size
         on_progress(upload)
     return report
+
+
+@click.command("migrate-store")
+@config_option
+@data_dir_option
+@click.option("--to", "target", required=True, type=click.Choice(BACKENDS), help="Target store.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be copied.")
+def migrate_store(target: str, dry_run: bool, **flags: Any) -> None:
+    """Copy uploads from other stores into TARGET; their URLs do not change."""
+    config = startup_config(**flags)
+    repo = migrated_repo(config)
+    todo = list(pending(repo, target))
+    total_bytes = sum(upload.size for upload in todo)
+    click.echo(f"{len(todo)} upload(s), {total_bytes} bytes, to copy into {target}")
+    if dry_run or not todo:
+        return
+    settings = with_defaults(repo.get_settings())
+    config.tmp_dir.mkdir(parents=True, exist_ok=True)
+    # One bar counting uploads; the bytes copied so far beside it, as bytes.
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("uploads, {task.fields[done_bytes]}"),
+    )
+    with Progress(*columns) as progress:
+        task = progress.add_task("copying", total=len(todo), done_bytes=decimal(0))
+        done_bytes = 0
+
+        def advance(upload: Upload) -> None:
+            nonlocal done_bytes
+            done_bytes += upload.size
+            progress.update(task, advance=1, done_bytes=decimal(done_bytes))
+
+        report = migrate(repo, Stores(config.data_dir), settings, target, config.tmp_dir, advance)
+    click.echo(
+        f"copied {report.copied} upload(s), {report.bytes} bytes, into {target} (their URLs "
+        f"are unchanged; the originals stay where they were); {len(report.failed)} failed"
+    )
+    for failure in report.failed:
+        click.echo(f"  {failure}", err=True)
+    if report.failed:
+        sys.exit(1)

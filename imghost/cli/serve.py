@@ -1,22 +1,25 @@
-"""`imghost serve`: prepare the data folder and database once, then run granian's workers."""
+"""`imghost serve`, the granian supervisor, and `imghost sweep`.
+
+`sweep` sits beside `serve` because it is the sweep every `serve` runs before its workers
+start, run once on its own: both call `sweep_now`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from typing import Any
 
 import click
-from granian import Granian
-from granian.constants import Interfaces
 
-from imghost.app import SPOOL_DIR_ENV
+from imghost.cli.common import config_option, data_dir_option, migrated_repo, startup_config
 from imghost.keys import hash_key, issue_key
+from imghost.process.metrics_dir import MULTIPROC_ENV, prepare_multiprocess_dir
 from imghost.process.spooldir import SpoolDir, sweep_dead
 from imghost.repo.base import DuplicateKey, Repo
 from imghost.settings.runtime import with_defaults
 from imghost.settings.startup import Config
 from imghost.store.registry import Stores
-from imghost.sweeper import sweep_exclusively
 
 RESPAWN_SECONDS = 0.5
 
@@ -36,6 +39,14 @@ def ensure_admin_key(config: Config, repo: Repo) -> str | None:
 
 
 def run(config: Config, repo: Repo) -> None:
+    # Imported here, not at the top, since every `imghost` command imports this module: the app
+    # loads prometheus_client, which must find MULTIPROC_ENV set by `serve` first, and granian
+    # is only needed to serve.
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from imghost.app import SPOOL_DIR_ENV
+
     generated = ensure_admin_key(config, repo)
     if generated:
         click.echo(
@@ -45,7 +56,7 @@ def run(config: Config, repo: Repo) -> None:
             f"-F file=@photo.png {config.public_url}/api/upload\n"
         )
     sweep_dead(config.tmp_dir)
-    sweep_exclusively(repo, Stores(config.data_dir), lambda: with_defaults(repo.get_settings()))
+    sweep_now(repo, config)
     spool = SpoolDir.claim(config.tmp_dir)
     os.environ.update(config.as_env())
     os.environ[SPOOL_DIR_ENV] = str(spool.path)
@@ -66,3 +77,44 @@ def run(config: Config, repo: Repo) -> None:
         ).serve()
     finally:
         spool.release()
+
+
+@click.command()
+@config_option
+@data_dir_option
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option("--workers", type=int, help="Worker processes (default: CPU count).")
+def serve(**flags: Any) -> None:
+    """Run the image host."""
+    config = startup_config(**flags)
+    # Before anything imports prometheus_client, which picks its storage at import.
+    os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(config.tmp_dir))
+    repo = migrated_repo(config)
+    try:
+        run(config, repo)
+    finally:
+        repo.close()
+
+
+def sweep_now(repo: Repo, config: Config) -> int | None:
+    """Delete expired uploads now; None when another process is sweeping."""
+    # Imported here for the same reason as the app in `run`: the sweeper loads prometheus_client.
+    from imghost.sweeper import sweep_exclusively
+
+    return sweep_exclusively(
+        repo, Stores(config.data_dir), lambda: with_defaults(repo.get_settings())
+    )
+
+
+@click.command()
+@config_option
+@data_dir_option
+def sweep(**flags: Any) -> None:
+    """Delete expired uploads (bytes, then records) now, once."""
+    config = startup_config(**flags)
+    removed = sweep_now(migrated_repo(config), config)
+    if removed is None:
+        click.echo("another imghost process is sweeping right now; nothing to do here")
+    else:
+        click.echo(f"removed {removed} upload(s)")

@@ -1,7 +1,7 @@
-"""`imghost upload`'s logic: find image files, send them in parallel to `/v1/files/uploads`.
+"""`imghost upload`: find image files, send them in parallel to `/v1/files/uploads`.
 
-The click command in `imghost.cli` only parses options and prints; everything here is usable
-from Python too:
+The click command at the end only parses options and prints; everything else is usable from
+Python too:
 
     files = find_files([Path("photos")])
     for result in upload_files(files, server="http://127.0.0.1:8000", key="sk-…"):
@@ -11,6 +11,7 @@ from Python too:
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import click
 import httpx
 from rich.console import Console
 from rich.progress import (
@@ -299,3 +301,76 @@ def upload_files(
         finally:
             # Without this, leaving the pool's block would wait for every queued upload.
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- The command -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--server",
+    envvar="IMGHOST_SERVER",
+    show_envvar=True,
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Base URL of the imghost server.",
+)
+@click.option("--key", envvar="IMGHOST_KEY", show_envvar=True, help="API key (sk-…).")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=1),
+    help="Seconds each upload lives (default: the server's expiry.files_ttl).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per line for every file, failures too.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Parallel uploads.",
+)
+def upload(
+    paths: tuple[str, ...],
+    server: str,
+    key: str | None,
+    expires_in: int | None,
+    as_json: bool,
+    jobs: int,
+) -> None:
+    """Upload image files and folders; print each new URL, in input order.
+
+    Folders are walked recursively for image files (.jpg .jpeg .png .gif .webp .apng); files
+    named explicitly are always sent, and the server refuses what is not an image. Exits 1 if
+    any upload failed, after a summary on stderr.
+    """
+    if not key:
+        raise click.UsageError("no API key: pass --key sk-… or set IMGHOST_KEY.")
+    files = find_files(Path(path) for path in paths)
+    if not files:
+        click.echo("no image files found", err=True)
+        return
+    failed: list[Failed] = []
+    show_progress = not as_json and sys.stderr.isatty()
+    with progress_display(files, show_progress) as progress:
+        for result in upload_files(
+            files, server=server, key=key, expires_in=expires_in, jobs=jobs, progress=progress
+        ):
+            if isinstance(result, Failed):
+                failed.append(result)
+            # print(), not click.echo: click writes around rich's capture of a terminal stdout,
+            # so a URL would land on the progress bar's line.
+            if as_json:
+                print(json.dumps(result.as_json()), flush=True)
+            elif isinstance(result, Uploaded):
+                print(result.url, flush=True)
+    if failed:
+        click.echo(f"{len(failed)} of {len(files)} upload(s) failed:", err=True)
+        for failure in failed:
+            click.echo(f"  {failure.describe()}", err=True)
+        sys.exit(1)
