@@ -12,6 +12,7 @@ import pytest
 
 from imghost.http.errors import HttpRefusal
 from imghost.http.ranges import requested_range
+from imghost.store.base import ObjectMissing, StoreUnavailable
 from tests.conftest import auth, jpeg_bytes
 from tests.inprocess import App
 from tests.memstore import MemoryStore
@@ -173,3 +174,27 @@ async def test_a_matching_etag_wins_over_a_range(served: Served) -> None:
     )
     assert response.status_code == 304
     assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (StoreUnavailable("http://10.0.0.5:9000 refused"), 503, "storage_unavailable"),
+        (ObjectMissing("no object there"), 404, "not_found"),
+    ],
+)
+async def test_a_streamed_read_that_fails_is_answered_with_an_error_not_a_cut_off_206(
+    tmp_path: Path, failure: StoreUnavailable, status: int, code: str
+) -> None:
+    store = MemoryStore()
+    async with App(tmp_path / "data", store) as app, app.client() as client:
+        uploaded = await client.post(
+            "/api/upload", headers=auth(app.key), files={"file": jpeg_bytes(64, 64)}
+        )
+        store.fail("open_range", failure)
+        response = await client.get(
+            urlsplit(uploaded.json()["data"]).path, headers={"Range": "bytes=0-9"}
+        )
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert "10.0.0.5" not in response.text  # the backend's details are for the log only
