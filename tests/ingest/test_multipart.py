@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ from imghost.ingest.multipart import (
     MAX_BOUNDARY_CHARS,
     MAX_PARTS,
     MAX_TEXT_FIELD_BYTES,
-    ReceivedForm,
     receive_form,
 )
 from imghost.ingest.session import UploadSession
@@ -44,8 +44,8 @@ def pieces(data: bytes, size: int) -> list[bytes]:
 
 
 def followed_by(first: bytes, chunk: bytes, total: int) -> Iterator[bytes]:
-    """`first`, then `chunk` over and over until `total` bytes: a body that goes on; twice a
-    bound is enough to show it was not kept, and ends a reader that does not keep it."""
+    """`first`, then `chunk` again and again to `total` bytes: a body that goes on. Twice a
+    bound shows the reader stops at it, and ends, so a reader that does not stop still ends."""
     yield first
     for _ in range((total - len(first)) // len(chunk) + 1):
         yield chunk
@@ -59,11 +59,11 @@ async def stream(chunks: Iterable[bytes], taken: list[bytes] | None = None) -> A
         yield chunk
 
 
+@dataclass(frozen=True)
 class Received:
-    def __init__(self, received: ReceivedForm, file: bytes | None) -> None:
-        self.fields = received.fields
-        self.filename = received.filename
-        self.file = file
+    fields: dict[str, str]
+    filename: str
+    file: bytes | None
 
 
 async def receive(
@@ -80,10 +80,11 @@ async def receive(
         received = await receive_form(
             content_type, content_length, chunks, session.new_spool, LIMIT, idle_seconds
         )
-        if received.spool is None:
-            return Received(received, None)
-        received.spool.finish()
-        return Received(received, received.spool.path.read_bytes())
+        file = None
+        if received.spool is not None:
+            received.spool.finish()
+            file = received.spool.path.read_bytes()
+        return Received(received.fields, received.filename, file)
 
 
 async def refused(body: bytes | AsyncIterator[bytes], spool_dir: Path, **options: Any) -> Refusal:
