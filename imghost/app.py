@@ -90,8 +90,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: Config | None = None) -> RequestLog:
-    """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker)."""
+def create_app(config: Config | None = None, stores: Stores | None = None) -> RequestLog:
+    """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker); with no
+    stores, the ones the settings select (in-process tests give their own)."""
     config = config or load_config()
     tune_allocator()
     if metrics_folder := os.environ.get(MULTIPROC_ENV):
@@ -107,7 +108,7 @@ def create_app(config: Config | None = None) -> RequestLog:
     services = Services(
         config=config,
         repo=repo,
-        stores=Stores(config.data_dir),
+        stores=stores or Stores(config.data_dir),
         limiter=make_limiter(repo.engine, config.redis_url),
         settings=SettingsCache(repo),
         spool_dir=spool_path,

@@ -229,3 +229,9 @@ def s3_changes(seaweed: SeaweedS3, **overrides: object) -> dict[str, object]:
         "storage.s3.prefix": f"t-{secrets.token_hex(4)}/",
         **{f"storage.s3.{name}": value for name, value in overrides.items()},
     }
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """In-process app tests run on asyncio, as granian runs the app."""
+    return "asyncio"

@@ -5,58 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from imghost.app import create_app
-from imghost.http.services import Services
-from imghost.keys import issue_key
-from imghost.repo.base import RepoUnavailable
-from imghost.repo.sql import SqlRepo
-from imghost.settings.runtime import with_defaults
-from imghost.settings.startup import load_config
 from tests.conftest import auth, png_bytes
-
-
-class App:
-    def __init__(self, data_dir: Path) -> None:
-        config = load_config({"data_dir": str(data_dir)}, environ={})
-        data_dir.mkdir(parents=True, exist_ok=True)
-        setup = SqlRepo.connect(config.database_url, migrate=True)
-        self.key, _ = issue_key(setup, with_defaults({}), name="in-process", role="user")
-        setup.close()
-        self.asgi = create_app(config)
-        self.starlette = self.asgi.app.app  # type: ignore[attr-defined]
-        self.services: Services = self.starlette.state.services
-
-    def client(self) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.asgi)
-        return httpx.AsyncClient(transport=transport, base_url="http://imghost.test")
-
-    def fail_repo(self, method: str) -> None:
-        """Make one Repo method fail as a database that went away does."""
-
-        def unavailable(*_args: Any, **_kwargs: Any) -> Any:
-            raise RepoUnavailable("connection refused")
-
-        setattr(self.services.repo, method, unavailable)
-
+from tests.inprocess import App
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    instance = App(tmp_path / "data")
-    # The app's own start-up and shut-down, as a server runs them around its requests.
-    async with instance.starlette.router.lifespan_context(instance.starlette):
+    async with App(tmp_path / "data") as instance:
         yield instance
 
 

@@ -1,4 +1,5 @@
-"""The Store contract, run against every backend: local, s3 (real SeaweedFS), remote (imghost)."""
+"""The Store contract, run against every backend: local, s3 (real SeaweedFS), remote (imghost),
+and the in-memory test double, so that it cannot drift from them."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from imghost.store.local import LocalStore
 from imghost.store.remote import RemoteSettings, RemoteStore
 from imghost.store.s3 import S3Settings, S3Store
 from tests.conftest import Server, png_bytes
+from tests.memstore import MemoryStore
 from tests.seaweed import SeaweedS3
 
 # Remote image-host APIs have no generic delete, and give every upload a URL of their own.
-DELETES = {"local": True, "s3": True, "remote": False}
+DELETES = {"local": True, "s3": True, "remote": False, "memory": True}
 
 
 def new_key(ext: str = "png") -> str:
@@ -38,19 +40,33 @@ def s3_settings(seaweed: SeaweedS3, **overrides: object) -> S3Settings:
     return S3Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["local", "s3", "remote"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, seaweed: SeaweedS3, server: Server
-) -> Iterator[Store]:
-    if request.param == "local":
-        instance: Store = LocalStore(tmp_path / "data")
-    elif request.param == "s3":
-        instance = S3Store(s3_settings(seaweed))
-    else:
-        key, _ = server.new_key()
-        instance = RemoteStore(RemoteSettings(upload_url=server.url + "/api/upload", token=key))
+def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    # The services a backend needs are asked for only by the backends that need them: the local
+    # and memory stores' tests start no process.
+    if backend == "local":
+        return LocalStore(tmp_path / "data")
+    if backend == "memory":
+        return MemoryStore()
+    if backend == "s3":
+        return S3Store(s3_settings(request.getfixturevalue("seaweed")))
+    server: Server = request.getfixturevalue("server")
+    key, _ = server.new_key()
+    return RemoteStore(RemoteSettings(upload_url=server.url + "/api/upload", token=key))
+
+
+@pytest.fixture(params=["local", "s3", "remote", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    instance = open_store(request.param, request, tmp_path)
     yield instance
     instance.close()
+
+
+def missing_location(store: Store, request: pytest.FixtureRequest) -> str:
+    """Where no object is: a key, or for `remote` a URL on the host it uploads to."""
+    if store.name != "remote":
+        return new_key()
+    server: Server = request.getfixturevalue("server")
+    return f"{server.url}/{new_key()}"
 
 
 def finished_file(tmp_path: Path, data: bytes) -> Path:
@@ -122,20 +138,18 @@ def test_a_copy_outlives_its_original(store: Store, tmp_path: Path) -> None:
         assert not store.exists(copied)
 
 
-def test_copying_a_missing_object(store: Store, server: Server) -> None:
+def test_copying_a_missing_object(store: Store, request: pytest.FixtureRequest) -> None:
+    location = missing_location(store, request)
     if not DELETES[store.name]:
         # Nothing is ever deleted there: the copy is the other host's URL itself.
-        location = f"{server.url}/{new_key()}"
         assert store.copy(location, new_key()) == location
         return
     with pytest.raises(ObjectMissing):
-        store.copy(new_key(), new_key())
+        store.copy(location, new_key())
 
 
-def test_missing_objects(store: Store, server: Server) -> None:
-    location = new_key()
-    if store.name == "remote":
-        location = f"{server.url}/{location}"
+def test_missing_objects(store: Store, request: pytest.FixtureRequest) -> None:
+    location = missing_location(store, request)
     assert not store.exists(location)
     with pytest.raises(ObjectMissing):
         b"".join(store.open_range(location, 0, 10))
@@ -152,11 +166,11 @@ def test_missing_objects(store: Store, server: Server) -> None:
         "tmp/2026/11/AbCdEfGhIjKlMnOpQrStUv.png",
     ],
 )
-@pytest.mark.parametrize("backend", ["local", "s3"])
+@pytest.mark.parametrize("backend", ["local", "s3", "memory"])
 def test_keys_imghost_never_makes_are_refused(
-    backend: str, tmp_path: Path, seaweed: SeaweedS3, key: str
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, key: str
 ) -> None:
-    store: Store = LocalStore(tmp_path) if backend == "local" else S3Store(s3_settings(seaweed))
+    store = open_store(backend, request, tmp_path)
     with pytest.raises(InvalidKey):
         store.put_file(key, finished_file(tmp_path, b"x"), "image/png")
     with pytest.raises(InvalidKey):
