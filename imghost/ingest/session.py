@@ -31,7 +31,6 @@ class UploadSession:
         self._temporaries: list[Path] = []
         # Insertion-ordered: a step registered again under its name keeps its place.
         self._undo: dict[str, Callable[[], object]] = {}
-        self._committed = False
 
     def new_spool(self, on_head: Callable[[bytes], None] | None = None) -> Spool:
         """The file the upload's bytes stream into, removed when the session ends."""
@@ -51,7 +50,6 @@ class UploadSession:
 
     def commit(self) -> None:
         """The upload is complete: keep what the steps did."""
-        self._committed = True
         self._undo.clear()
 
     async def __aenter__(self) -> UploadSession:
@@ -63,7 +61,7 @@ class UploadSession:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._undo and not self._committed:
+        if self._undo:
             await run_blocking(self._take_back)
         self._remove_temporaries()
 
