@@ -38,7 +38,7 @@ from tests.commands import required_command
 from tests.conftest import Server, auth, free_port, unique_png
 from tests.seaweed import SeaweedS3
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"

@@ -10,7 +10,7 @@ from imghost.settings.runtime import RUNTIME_SETTINGS
 from imghost.settings.startup import STARTUP_SETTINGS, ConfigError, load_config
 from scripts.readme_tables import render
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_defaults(tmp_path: Path) -> None:
