@@ -7,14 +7,11 @@ handed to the full app, which answers it with the proper envelope.
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from imghost.http.images import serve_image
-
-_IMAGE_PATH = re.compile(r"/uploads/([^/]+)/([^/]+)/([^/]+)")
+from imghost.http.images import serve_key
+from imghost.store import keys
 
 
 class ImageFastPath:
@@ -22,16 +19,24 @@ class ImageFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            match = _IMAGE_PATH.fullmatch(scope["path"])
-            if match is not None:
-                scope["app"] = self.app
-                scope["path_params"] = {"year": match[1], "month": match[2], "name": match[3]}
-                try:
-                    response = await serve_image(Request(scope, receive))
-                except Exception:  # the full app answers it again, rendered and logged
-                    response = None
-                if response is not None:
-                    await response(scope, receive, send)
-                    return
+        key = _image_key(scope)
+        if key is not None:
+            scope["app"] = self.app
+            try:
+                response = await serve_key(Request(scope, receive), key)
+            except Exception:  # the full app answers it again, rendered and logged
+                response = None
+            if response is not None:
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+
+def _image_key(scope: Scope) -> keys.ImageKey | None:
+    """The key of the image a request asks for; None for other requests, left to the app."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return None
+    try:
+        return keys.parse(scope["path"].removeprefix("/"))
+    except keys.InvalidKey:
+        return None

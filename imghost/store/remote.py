@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 import httpx
 from PIL import Image
 
+from imghost.store import keys
 from imghost.store.base import ObjectMissing, StoreUnavailable, UpstreamRejected
 
 _READ_CHUNK = 256 * 1024
@@ -70,8 +71,9 @@ class RemoteStore:
         )
 
     def put_file(self, key: str, path: Path, content_type: str) -> str:
+        filename = keys.parse(key).name
         with path.open("rb") as file:
-            location = self._upload(key.rsplit("/", 1)[-1], file, content_type)
+            location = self._upload(filename, file, content_type)
         path.unlink()
         return location
 

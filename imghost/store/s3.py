@@ -22,7 +22,8 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 from obstore.store import S3Store as ObstoreS3
 
-from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
+from imghost.store import keys
+from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable
 
 PART_BYTES = 8 * 1024 * 1024
 # Each part in flight is held in memory: two bound an upload to 16 MiB and still overlap.
@@ -122,7 +123,7 @@ class S3Store:
         stream as a multipart upload, which S3 cannot make conditional (obstore then sends
         the whole file in one PUT, held in memory), so they are guarded by a HEAD first.
         A race between two writers of one key would need a collision of 128 random bits."""
-        check_key(key)
+        keys.check(key)
         attributes = {"Content-Type": content_type, "Cache-Control": _IMMUTABLE}
         try:
             with _PUT_SLOTS:
@@ -151,10 +152,10 @@ class S3Store:
 
     def copy(self, location: str, key: str) -> str:
         """A server-side copy: the bytes do not pass through this machine."""
-        check_key(key)
+        keys.check(key)
         try:
             # Not conditional (S3 has no create-only copy); the new key holds 128 random bits.
-            obstore.copy(self._store, check_key(location), key)
+            obstore.copy(self._store, keys.check(location), key)
         except FileNotFoundError as exc:
             raise ObjectMissing(f"no object at {location}") from exc
         except BaseError as exc:
@@ -166,7 +167,7 @@ class S3Store:
 
     def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
         try:
-            result = obstore.get(self._store, check_key(location), options={"range": (start, end)})
+            result = obstore.get(self._store, keys.check(location), options={"range": (start, end)})
             for chunk in result.stream(min_chunk_size=_READ_CHUNK):
                 yield bytes(chunk)
         except FileNotFoundError as exc:
@@ -176,7 +177,7 @@ class S3Store:
 
     def exists(self, location: str) -> bool:
         try:
-            obstore.head(self._store, check_key(location))
+            obstore.head(self._store, keys.check(location))
         except FileNotFoundError:
             return False
         except BaseError as exc:
@@ -185,7 +186,7 @@ class S3Store:
 
     def delete(self, location: str) -> None:
         try:
-            obstore.delete(self._store, check_key(location))
+            obstore.delete(self._store, keys.check(location))
         except FileNotFoundError:
             return
         except BaseError as exc:
@@ -194,7 +195,7 @@ class S3Store:
     def public_url(self, location: str) -> str | None:
         if self.settings.get_mode != "public":
             return None
-        return f"{self.settings.public_base_url}/{self.settings.prefix}{check_key(location)}"
+        return f"{self.settings.public_base_url}/{self.settings.prefix}{keys.check(location)}"
 
     def redirect_url(self, location: str) -> str | None:
         if self.settings.get_mode == "public":
@@ -203,7 +204,7 @@ class S3Store:
             return None
         lifetime = timedelta(seconds=self.settings.presign_seconds)
         try:
-            return obstore.sign(self._store, "GET", check_key(location), lifetime)
+            return obstore.sign(self._store, "GET", keys.check(location), lifetime)
         except BaseError as exc:
             raise _failure(exc) from exc
 
