@@ -1,15 +1,20 @@
 """Image GETs straight to their handler, around Starlette's router and middleware stack.
 
 Serving images is most of the traffic, and the per-request work of routing and exception
-middleware costs as much as the rest of a cached 100 kB GET. Anything that fails here is
-handed to the full app, which answers it with the proper envelope.
+middleware costs as much as the rest of a cached 100 kB GET. A failure is answered here too,
+by the app's own `failure_response`: handing it to the full app would run the handler again
+(another lookup of an unknown id, another try of a failing store). Unlike Starlette, which
+hands a bug's exception on to the server after answering it, so that it is logged twice, the
+fast path logs it once and stops there. Paths that are no image's key go to the full app.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from imghost.http.errors import failure_response
 from imghost.http.images import serve_key
 from imghost.store import keys
 
@@ -20,16 +25,19 @@ class ImageFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _image_key(scope)
-        if key is not None:
-            scope["app"] = self.app
-            try:
-                response = await serve_key(Request(scope, receive), key)
-            except Exception:  # the full app answers it again, rendered and logged
-                response = None
-            if response is not None:
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app
+        response = await _answer(Request(scope, receive), key)
+        await response(scope, receive, send)
+
+
+async def _answer(request: Request, key: keys.ImageKey) -> Response:
+    try:
+        return await serve_key(request, key)
+    except Exception as exc:
+        return failure_response(request, exc)
 
 
 def _image_key(scope: Scope) -> keys.ImageKey | None:
