@@ -22,6 +22,7 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 from obstore.store import S3Store as ObstoreS3
 
+from imghost.options import choice, integer, option, text, url
 from imghost.store import keys
 from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable
 
@@ -37,16 +38,41 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 
 @dataclass(frozen=True, slots=True)
 class S3Settings:
-    bucket: str
-    endpoint_url: str = ""
-    region: str = "us-east-1"
-    prefix: str = ""
-    access_key_id: str = ""
-    secret_access_key: str = ""
-    addressing: str = "path"
-    get_mode: str = "proxy"
-    public_base_url: str = ""
-    presign_seconds: int = 3600
+    """The run-time settings `storage.s3.*`, one field each."""
+
+    endpoint_url: str = option(
+        "",
+        "S3 API endpoint, e.g. https://s3.us-east-1.amazonaws.com or http://127.0.0.1:8333.",
+        url,
+    )
+    region: str = option("us-east-1", "S3 region.", text(64))
+    bucket: str = option("", "Bucket that holds the images.", text(63))
+    prefix: str = option("", "Key prefix inside the bucket, e.g. `imghost/`.", text(200))
+    access_key_id: str = option("", "S3 access key id.", text(200), secret=True)
+    secret_access_key: str = option("", "S3 secret access key.", text(200), secret=True)
+    addressing: str = option(
+        "path",
+        "`path` (endpoint/bucket/key: MinIO, SeaweedFS) or `virtual` (bucket.endpoint/key).",
+        choice("path", "virtual"),
+    )
+    get_mode: str = option(
+        "proxy",
+        "How image URLs are answered: `proxy` (imghost streams from S3), `redirect` (302 to a "
+        "presigned URL) or `public` (returned URLs point at `public_base_url`).",
+        choice("proxy", "redirect", "public"),
+    )
+    public_base_url: str = option(
+        "",
+        "For `public`: the public address of the bucket or of a CDN in front of it; an "
+        "image's URL is this plus its object key.",
+        url,
+    )
+    presign_seconds: int = option(
+        3600,
+        "For `redirect`: how long a presigned URL stays valid.",
+        # S3's own limit for a signature (SigV4).
+        integer(1, 7 * 86400),
+    )
 
 
 def _failure(exc: Exception) -> StoreUnavailable:
