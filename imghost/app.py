@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from starlette.routing import Mount
 from imghost import sweeper
 from imghost.errors import Refusal
 from imghost.http import files, keys, web
-from imghost.http.errors import BACKEND_FAILURES, HttpRefusal, backend_refusal, error_response
+from imghost.http.errors import BACKEND_FAILURES, HttpRefusal, error_response, failure_response
 from imghost.http.fastpath import ImageFastPath
 from imghost.http.images import serve_image
 from imghost.http.ops import healthz, metrics, openapi, readyz
@@ -39,8 +38,6 @@ from imghost.store.registry import Stores
 
 # Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
 SPOOL_DIR_ENV = "IMGHOST_INSTANCE_SPOOL_DIR"
-
-log = logging.getLogger("imghost")
 
 ROUTES = [
     route("/api/upload", POST=api_upload),
@@ -64,9 +61,9 @@ ROUTES = [
 ]
 
 
-async def _refusal(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Refusal)
-    return error_response(request, exc)
+# Async: Starlette runs a plain function handler in a worker thread.
+async def _failure(request: Request, exc: Exception) -> Response:
+    return failure_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -75,19 +72,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = messages.get(exc.status_code, str(exc.detail))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return error_response(request, HttpRefusal(exc.status_code, code, message, exc.headers))
-
-
-async def _backend_error(request: Request, exc: Exception) -> Response:
-    log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-    return error_response(request, backend_refusal(exc))
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(
-        request,
-        HttpRefusal(500, "internal_error", "Something failed on our side; nothing was saved."),
-    )
 
 
 def create_app(config: Config | None = None, stores: Stores | None = None) -> RequestLog:
@@ -132,10 +116,10 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
         routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={
-            Refusal: _refusal,
+            Refusal: _failure,
             HTTPException: _http_error,
-            **dict.fromkeys(BACKEND_FAILURES, _backend_error),
-            Exception: _unexpected,
+            **dict.fromkeys(BACKEND_FAILURES, _failure),
+            Exception: _failure,
         },
     )
     # An address with a slash added is not the resource: 404, not a redirect to it.

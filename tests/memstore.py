@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
+from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable
+from imghost.store.keys import check as check_key
 
 Operation = Literal["put_file", "copy", "open_range", "exists", "delete", "check", "ping"]
 

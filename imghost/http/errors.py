@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -35,6 +36,8 @@ from imghost.limits import LimitsUnavailable
 from imghost.process.metrics import REJECTIONS
 from imghost.repo.base import RepoUnavailable
 from imghost.store.base import StoreFull, StoreUnavailable, UpstreamRejected
+
+log = logging.getLogger("imghost")
 
 
 class HttpRefusal(Refusal):
@@ -137,4 +140,19 @@ def error_response(request: Request, error: Refusal) -> Response:
     render = openai_error if request.url.path.startswith("/v1/") else envelope
     return JSONResponse(
         render(error, request_id), status_code=status_of(error), headers=headers_of(error)
+    )
+
+
+def failure_response(request: Request, exc: Exception) -> Response:
+    """The answer to an exception a request's handler raised, logged when it is not a plain
+    refusal: a backend's failure as a warning, anything else (a bug) with its traceback."""
+    if isinstance(exc, Refusal):
+        return error_response(request, exc)
+    if isinstance(exc, BACKEND_FAILURES):
+        log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return error_response(request, backend_refusal(exc))
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request,
+        HttpRefusal(500, "internal_error", "Something failed on our side; nothing was saved."),
     )

@@ -8,7 +8,6 @@ only (nosniff), no active content (CSP sandbox), readable from any origin (CORS)
 from __future__ import annotations
 
 import os
-import re
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -21,10 +20,8 @@ from imghost.http.ranges import local_file, proxied
 from imghost.http.services import services_of
 from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable, Upload
+from imghost.store import keys
 from imghost.store.base import StoreUnavailable
-
-_NAME = re.compile(r"([A-Za-z0-9_-]{16,64})\.(jpg|png|gif|webp)")
-_DATE_PART = re.compile(r"[0-9]{4}/[0-9]{2}")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -52,23 +49,18 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(tag in ("*", etag) for tag in tags)
 
 
-async def find_upload(request: Request) -> Upload:
-    params = request.path_params
-    date_part = f"{params['year']}/{params['month']}"
-    match = _NAME.fullmatch(params["name"])
-    if match is None or not _DATE_PART.fullmatch(date_part):
-        raise not_found()
+async def find_upload(request: Request, key: keys.ImageKey) -> Upload:
     services = services_of(request)
-    upload = services.recent.get(match[1])
+    upload = services.recent.get(key.upload_id)
     if upload is None:
         try:
-            upload = await run_blocking(services.repo.get_upload, match[1])
+            upload = await run_blocking(services.repo.get_upload, key.upload_id)
         except RepoUnavailable as exc:
             raise image_unavailable("database_unavailable", exc) from exc
         if upload is not None:
             services.recent.put(upload)
-    expected_key = f"uploads/{date_part}/{params['name']}"
-    if upload is None or upload.storage_key != expected_key:
+    # The same id under another month or extension is not this image's URL.
+    if upload is None or upload.storage_key != str(key):
         raise not_found()
     if upload.expires_at is not None and upload.expires_at <= time.time():
         raise not_found()
@@ -76,7 +68,17 @@ async def find_upload(request: Request) -> Upload:
 
 
 async def serve_image(request: Request) -> Response:
-    upload = await find_upload(request)
+    """The route's endpoint: the image whose key is the request's path."""
+    params = request.path_params
+    try:
+        key = keys.parse(f"uploads/{params['year']}/{params['month']}/{params['name']}")
+    except keys.InvalidKey:
+        raise not_found() from None
+    return await serve_key(request, key)
+
+
+async def serve_key(request: Request, key: keys.ImageKey) -> Response:
+    upload = await find_upload(request, key)
     headers = image_headers(upload)
     if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
         return Response(status_code=304, headers=headers)

@@ -21,6 +21,7 @@ from imghost.ingest.validate import Limits
 from imghost.limits import Limiter
 from imghost.process.metrics import UPLOADED_BYTES
 from imghost.repo.base import Repo, RepoUnavailable, Upload
+from imghost.store import keys
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
 from imghost.store.registry import Stores
 
@@ -130,12 +131,11 @@ def _record_for(
     store: Store,
     now: float,
 ) -> Upload:
-    month = time.strftime("%Y/%m", time.gmtime(now))
     return Upload(
         id=upload_id,
         key_id=order.principal.key.id,
         store=store.name,
-        storage_key=f"uploads/{month}/{upload_id}.{prepared.extension}",
+        storage_key=keys.make(upload_id, prepared.extension, now),
         content_type=prepared.content_type,
         size=prepared.size,
         width=prepared.width,

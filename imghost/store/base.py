@@ -1,20 +1,17 @@
 """The bytes interface. A backend stores finished files under generated keys.
 
-Keys are URL paths such as `uploads/2026/11/<id>.png`; they are made by imghost, never taken
-from a client, and checked again before any backend touches them. `put_file` answers the
-object's *location*, which the upload record keeps and hands back to every other call: the
-key itself for `local` and `s3`, the URL another image host gave for `remote`. All methods
-are synchronous; the app calls them from worker threads.
+Keys are URL paths such as `uploads/2026/11/<id>.png`, made and checked by `imghost.store.keys`:
+never taken from a client, and checked again before any backend touches them. `put_file`
+answers the object's *location*, which the upload record keeps and hands back to every other
+call: the key itself for `local` and `s3`, the URL another image host gave for `remote`. All
+methods are synchronous; the app calls them from worker threads.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
-
-KEY_PATTERN = re.compile(r"uploads/[0-9]{4}/[0-9]{2}/[A-Za-z0-9_-]{16,64}\.(?:jpg|png|gif|webp)")
 
 
 class StoreUnavailable(Exception):
@@ -40,16 +37,6 @@ class ObjectExists(StoreUnavailable):
 
 class ObjectMissing(StoreUnavailable):
     """There is no object at that location."""
-
-
-class InvalidKey(ValueError):
-    """A key that imghost would never generate."""
-
-
-def check_key(key: str) -> str:
-    if not KEY_PATTERN.fullmatch(key):
-        raise InvalidKey(f"not a storage key: {key!r}")
-    return key
 
 
 class Store(Protocol):

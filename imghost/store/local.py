@@ -8,13 +8,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from imghost.store.base import (
-    ObjectExists,
-    ObjectMissing,
-    StoreFull,
-    StoreUnavailable,
-    check_key,
-)
+from imghost.store import keys
+from imghost.store.base import ObjectExists, ObjectMissing, StoreFull, StoreUnavailable
 
 _READ_CHUNK = 256 * 1024
 
@@ -26,7 +21,7 @@ class LocalStore:
         self.root = root.resolve()
 
     def _path(self, location: str) -> Path:
-        return self.root / check_key(location)
+        return self.root / keys.check(location)
 
     def put_file(self, key: str, path: Path, content_type: str) -> str:
         destination = self._path(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -19,6 +19,8 @@ from urllib.parse import urljoin
 import httpx
 from PIL import Image
 
+from imghost.options import choice, integer, json_path, option, string_map, text, url
+from imghost.store import keys
 from imghost.store.base import ObjectMissing, StoreUnavailable, UpstreamRejected
 
 _READ_CHUNK = 256 * 1024
@@ -26,15 +28,28 @@ _READ_CHUNK = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class RemoteSettings:
-    upload_url: str
-    method: str = "POST"
-    field_name: str = "file"
-    auth_header: str = "Authorization"
-    auth_prefix: str = "Bearer "
-    token: str = ""
-    extra_fields: Mapping[str, str] = field(default_factory=dict)
-    url_path: str = "data"
-    timeout_seconds: float = 60
+    """The run-time settings `storage.remote.*`, one field each."""
+
+    upload_url: str = option(
+        "",
+        "The external image host's upload API, e.g. https://img.example.com/api/upload.",
+        url,
+    )
+    method: str = option("POST", "HTTP method of the upload call.", choice("POST", "PUT"))
+    field_name: str = option("file", "Multipart field that carries the image.", text(100))
+    auth_header: str = option("Authorization", "Header that carries the token.", text(100))
+    auth_prefix: str = option("Bearer ", "Text before the token in that header.", text(100))
+    token: str = option("", "The external host's API token.", text(2000), secret=True)
+    extra_fields: Mapping[str, str] = option(
+        {}, 'Extra form fields sent with every upload, e.g. {"album_id": "1"}.', string_map
+    )
+    url_path: str = option(
+        "data",
+        "Where the image URL is in the JSON answer: `data`, `data.url`, `data.links.url`, "
+        "`0.src`, `image.url`…",
+        json_path,
+    )
+    timeout_seconds: float = option(60, "How long to wait for the external host.", integer(1, 600))
 
 
 def find_url(answer: Any, path: str) -> str:
@@ -70,8 +85,9 @@ class RemoteStore:
         )
 
     def put_file(self, key: str, path: Path, content_type: str) -> str:
+        filename = keys.parse(key).name
         with path.open("rb") as file:
-            location = self._upload(key.rsplit("/", 1)[-1], file, content_type)
+            location = self._upload(filename, file, content_type)
         path.unlink()
         return location
 

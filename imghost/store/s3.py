@@ -22,7 +22,9 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 from obstore.store import S3Store as ObstoreS3
 
-from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable, check_key
+from imghost.options import choice, integer, option, text, url
+from imghost.store import keys
+from imghost.store.base import ObjectExists, ObjectMissing, StoreUnavailable
 
 PART_BYTES = 8 * 1024 * 1024
 # Each part in flight is held in memory: two bound an upload to 16 MiB and still overlap.
@@ -36,16 +38,41 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 
 @dataclass(frozen=True, slots=True)
 class S3Settings:
-    bucket: str
-    endpoint_url: str = ""
-    region: str = "us-east-1"
-    prefix: str = ""
-    access_key_id: str = ""
-    secret_access_key: str = ""
-    addressing: str = "path"
-    get_mode: str = "proxy"
-    public_base_url: str = ""
-    presign_seconds: int = 3600
+    """The run-time settings `storage.s3.*`, one field each."""
+
+    endpoint_url: str = option(
+        "",
+        "S3 API endpoint, e.g. https://s3.us-east-1.amazonaws.com or http://127.0.0.1:8333.",
+        url,
+    )
+    region: str = option("us-east-1", "S3 region.", text(64))
+    bucket: str = option("", "Bucket that holds the images.", text(63))
+    prefix: str = option("", "Key prefix inside the bucket, e.g. `imghost/`.", text(200))
+    access_key_id: str = option("", "S3 access key id.", text(200), secret=True)
+    secret_access_key: str = option("", "S3 secret access key.", text(200), secret=True)
+    addressing: str = option(
+        "path",
+        "`path` (endpoint/bucket/key: MinIO, SeaweedFS) or `virtual` (bucket.endpoint/key).",
+        choice("path", "virtual"),
+    )
+    get_mode: str = option(
+        "proxy",
+        "How image URLs are answered: `proxy` (imghost streams from S3), `redirect` (302 to a "
+        "presigned URL) or `public` (returned URLs point at `public_base_url`).",
+        choice("proxy", "redirect", "public"),
+    )
+    public_base_url: str = option(
+        "",
+        "For `public`: the public address of the bucket or of a CDN in front of it; an "
+        "image's URL is this plus its object key.",
+        url,
+    )
+    presign_seconds: int = option(
+        3600,
+        "For `redirect`: how long a presigned URL stays valid.",
+        # S3's own limit for a signature (SigV4).
+        integer(1, 7 * 86400),
+    )
 
 
 def _failure(exc: Exception) -> StoreUnavailable:
@@ -122,7 +149,7 @@ class S3Store:
         stream as a multipart upload, which S3 cannot make conditional (obstore then sends
         the whole file in one PUT, held in memory), so they are guarded by a HEAD first.
         A race between two writers of one key would need a collision of 128 random bits."""
-        check_key(key)
+        keys.check(key)
         attributes = {"Content-Type": content_type, "Cache-Control": _IMMUTABLE}
         try:
             with _PUT_SLOTS:
@@ -151,10 +178,10 @@ class S3Store:
 
     def copy(self, location: str, key: str) -> str:
         """A server-side copy: the bytes do not pass through this machine."""
-        check_key(key)
+        keys.check(key)
         try:
             # Not conditional (S3 has no create-only copy); the new key holds 128 random bits.
-            obstore.copy(self._store, check_key(location), key)
+            obstore.copy(self._store, keys.check(location), key)
         except FileNotFoundError as exc:
             raise ObjectMissing(f"no object at {location}") from exc
         except BaseError as exc:
@@ -166,7 +193,7 @@ class S3Store:
 
     def open_range(self, location: str, start: int, end: int) -> Iterator[bytes]:
         try:
-            result = obstore.get(self._store, check_key(location), options={"range": (start, end)})
+            result = obstore.get(self._store, keys.check(location), options={"range": (start, end)})
             for chunk in result.stream(min_chunk_size=_READ_CHUNK):
                 yield bytes(chunk)
         except FileNotFoundError as exc:
@@ -176,7 +203,7 @@ class S3Store:
 
     def exists(self, location: str) -> bool:
         try:
-            obstore.head(self._store, check_key(location))
+            obstore.head(self._store, keys.check(location))
         except FileNotFoundError:
             return False
         except BaseError as exc:
@@ -185,7 +212,7 @@ class S3Store:
 
     def delete(self, location: str) -> None:
         try:
-            obstore.delete(self._store, check_key(location))
+            obstore.delete(self._store, keys.check(location))
         except FileNotFoundError:
             return
         except BaseError as exc:
@@ -194,7 +221,7 @@ class S3Store:
     def public_url(self, location: str) -> str | None:
         if self.settings.get_mode != "public":
             return None
-        return f"{self.settings.public_base_url}/{self.settings.prefix}{check_key(location)}"
+        return f"{self.settings.public_base_url}/{self.settings.prefix}{keys.check(location)}"
 
     def redirect_url(self, location: str) -> str | None:
         if self.settings.get_mode == "public":
@@ -203,7 +230,7 @@ class S3Store:
             return None
         lifetime = timedelta(seconds=self.settings.presign_seconds)
         try:
-            return obstore.sign(self._store, "GET", check_key(location), lifetime)
+            return obstore.sign(self._store, "GET", keys.check(location), lifetime)
         except BaseError as exc:
             raise _failure(exc) from exc
 

@@ -40,11 +40,11 @@ from tests.conftest import (
     s3_changes,
     unique_png,
 )
+from tests.deploy.test_nginx_front import half_closed_upload
 from tests.nginx import cluster_site, needs_nginx, run_nginx
 from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 from tests.seaweed import SeaweedS3
 from tests.tcpcut import Cuttable
-from tests.deploy.test_nginx_front import half_closed_upload
 
 REDIS_URL = os.environ.get("IMGHOST_TEST_REDIS_URL", "")
 INSTANCES = 3

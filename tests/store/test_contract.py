@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imghost.store.base import InvalidKey, ObjectExists, ObjectMissing, Store, StoreUnavailable
+from imghost.store.base import ObjectExists, ObjectMissing, Store, StoreUnavailable
+from imghost.store.keys import InvalidKey
 from imghost.store.local import LocalStore
 from imghost.store.remote import RemoteSettings, RemoteStore
 from imghost.store.s3 import S3Settings, S3Store
