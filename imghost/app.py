@@ -35,6 +35,7 @@ from imghost.repo.sql import SqlRepo
 from imghost.settings.runtime import SettingsCache
 from imghost.settings.startup import Config, load_config
 from imghost.store.registry import Stores
+from imghost.vision.service import Variants
 
 # Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
 SPOOL_DIR_ENV = "IMGHOST_INSTANCE_SPOOL_DIR"
@@ -48,6 +49,7 @@ ROUTES = [
     route("/v1/files/uploads/url", POST=files.upload_url),
     route("/v1/files", GET=files.list_files, POST=files.create_file),
     route("/v1/files/{file_id}", GET=files.get_file, DELETE=files.delete_file),
+    route("/v1/files/{file_id}/content", GET=files.file_content),
     route("/api/keys", GET=keys.list_keys, POST=keys.create_key),
     route("/api/keys/{key_id}", PATCH=keys.update_key, DELETE=keys.delete_key),
     route("/api/stats", GET=keys.stats),
@@ -97,6 +99,7 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
         settings=SettingsCache(repo),
         spool_dir=spool_path,
         recent=RecentUploads(),
+        variants=Variants(repo, spool_path),
     )
 
     @asynccontextmanager

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from imghost.errors import (
     InvalidRequest,
@@ -22,9 +22,17 @@ from imghost.errors import (
     storage_unavailable,
 )
 from imghost.http.access import Access, authorize
+from imghost.http.images import serve_key
 from imghost.http.jsonbody import json_object
 from imghost.http.services import services_of
-from imghost.http.upload import expires_at, receive_file, store_spool, upload_session
+from imghost.http.upload import (
+    expires_at,
+    make_variants,
+    presets_named,
+    receive_file,
+    store_spool,
+    upload_session,
+)
 from imghost.ingest.base64data import decode_into, max_base64_chars, payload_of
 from imghost.ingest.fetch import FetchPolicy, fetch_into
 from imghost.ingest.multipart import clean_filename
@@ -32,14 +40,55 @@ from imghost.ingest.pipeline import Order, delete
 from imghost.ingest.validate import require_image
 from imghost.numbers import finite_number, whole_number
 from imghost.process.threads import run_blocking
-from imghost.repo.base import RepoUnavailable, Upload
+from imghost.repo.base import RepoUnavailable, Upload, Variant
+from imghost.store import keys
 from imghost.store.base import StoreUnavailable
+from imghost.vision.presets import PRESETS
+from imghost.vision.report import vision_report
+from imghost.vision.service import planned
 
 FILE_ID_PREFIX = "file-"
 JSON_OVERHEAD_BYTES = 64 * 1024
 MAX_PURPOSE_CHARS = 64
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+
+
+def variants_block(
+    request: Request, access: Access, upload: Upload, made: dict[str, Variant]
+) -> dict[str, Any]:
+    """Every preset's variant of `upload`: made ones as they are, others as they will be."""
+    services = services_of(request)
+    block = {}
+    for preset in PRESETS:
+        variant = made.get(preset) or planned(upload, preset)
+        block[preset] = {
+            "url": services.url_of(upload, access.settings, request, variant),
+            "width": variant.width,
+            "height": variant.height,
+            "mime_type": variant.content_type,
+            "bytes": variant.size if variant.state == "ready" else None,
+        }
+    return block
+
+
+def described(
+    request: Request, access: Access, upload: Upload, made: dict[str, Variant]
+) -> dict[str, Any]:
+    """The file object with what a model will see of it: its variants and the vision block."""
+    services = services_of(request)
+    url = services.url_of(upload, access.settings, request)
+    return file_object(upload, url) | {
+        "variants": variants_block(request, access, upload, made),
+        "vision": vision_report(
+            upload.width,
+            upload.height,
+            upload.size,
+            upload.content_type,
+            upload.frames,
+            services.url_warnings(access.settings, request),
+        ),
+    }
 
 
 def file_object(upload: Upload, url: str) -> dict[str, Any]:
@@ -63,9 +112,9 @@ def file_object(upload: Upload, url: str) -> dict[str, Any]:
     }
 
 
-def _answer(request: Request, access: Access, upload: Upload) -> JSONResponse:
-    url = services_of(request).url_of(upload, access.settings, request)
-    return JSONResponse(file_object(upload, url))
+async def _answer(request: Request, access: Access, upload: Upload) -> JSONResponse:
+    made = await run_blocking(services_of(request).variants.ready, upload)
+    return JSONResponse(described(request, access, upload, made))
 
 
 def _purpose(value: object) -> str | None:
@@ -97,8 +146,10 @@ async def _from_form(request: Request, expires_field: str) -> JSONResponse:
             purpose=_purpose(form.fields.get("purpose")),
             expires_at=expires_at(access.settings, "expiry.files_ttl", requested, time.time()),
         )
+        eager = presets_named(form.fields.get("variants"), "variants")
         upload = await store_spool(request, session, form.filename, order)
-    return _answer(request, access, upload)
+    await make_variants(request, access, upload, eager)
+    return await _answer(request, access, upload)
 
 
 async def upload_multipart(request: Request) -> JSONResponse:
@@ -130,10 +181,12 @@ async def upload_base64(request: Request) -> JSONResponse:
     order = _json_order(access, body)
     text = payload_of(body.get("data"))
     filename = clean_filename(str(body.get("filename") or ""))
+    eager = presets_named(body.get("variants"), "variants")
     async with upload_session(request, access) as session:
         decode_into(text, session.new_spool(require_image))
         upload = await store_spool(request, session, filename, order)
-    return _answer(request, access, upload)
+    await make_variants(request, access, upload, eager)
+    return await _answer(request, access, upload)
 
 
 def fetch_policy(settings: dict[str, Any]) -> FetchPolicy:
@@ -155,12 +208,14 @@ async def upload_url(request: Request) -> JSONResponse:
     url = body.get("url")
     if not isinstance(url, str) or not url:
         raise InvalidRequest("missing_url", "Send the image's address in the JSON field 'url'.")
+    eager = presets_named(body.get("variants"), "variants")
     async with upload_session(request, access) as session:
         spool = session.new_spool(require_image)
         fetched = await run_blocking(fetch_into, url, fetch_policy(access.settings), spool)
         filename = clean_filename(fetched.filename)
         upload = await store_spool(request, session, filename, order)
-    return _answer(request, access, upload)
+    await make_variants(request, access, upload, eager)
+    return await _answer(request, access, upload)
 
 
 def _not_found() -> Refusal:
@@ -188,7 +243,15 @@ async def _find(request: Request, access: Access) -> Upload:
 
 async def get_file(request: Request) -> JSONResponse:
     access = await authorize(request)
-    return _answer(request, access, await _find(request, access))
+    return await _answer(request, access, await _find(request, access))
+
+
+async def file_content(request: Request) -> Response:
+    """`GET /v1/files/{file_id}/content`: the image's bytes (the `openai` SDK's
+    `files.content`), served as its public URL serves them."""
+    access = await authorize(request)
+    upload = await _find(request, access)
+    return await serve_key(request, keys.parse(upload.storage_key))
 
 
 async def delete_file(request: Request) -> JSONResponse:
@@ -204,6 +267,7 @@ async def delete_file(request: Request) -> JSONResponse:
     except StoreUnavailable as exc:
         raise storage_unavailable(exc, "nothing was deleted") from exc
     services.recent.forget(upload.id)
+    services.variants.forget(upload.id)
     return JSONResponse({"id": FILE_ID_PREFIX + upload.id, "object": "file", "deleted": True})
 
 
@@ -237,7 +301,8 @@ async def list_files(request: Request) -> JSONResponse:
         services.repo.list_uploads, key_id, before, limit + 1, time.time(), created
     )
     page = rows[:limit]
-    data = [file_object(u, services.url_of(u, access.settings, request)) for u in page]
+    made = await run_blocking(services.variants.ready_of_all, page)
+    data = [described(request, access, u, made.get(u.id, {})) for u in page]
     return JSONResponse(
         {
             "object": "list",

@@ -1,4 +1,5 @@
-"""`GET`/`HEAD /uploads/{yyyy}/{mm}/{id}.{ext}`: the built-in image host.
+"""`GET`/`HEAD /uploads/{yyyy}/{mm}/{id}.{ext}` and its variants' `…/{id}.{preset}.{ext}`: the
+built-in image host.
 
 A URL's bytes never change, so responses are cacheable forever and validated by a strong
 ETag (the content's BLAKE3). Every response is locked down for browsers: the declared type
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from email.utils import formatdate
 from pathlib import Path
 
@@ -21,7 +23,9 @@ from imghost.http.services import services_of
 from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.store import keys
-from imghost.store.base import StoreUnavailable
+from imghost.store.base import Store, StoreUnavailable
+from imghost.vision.presets import PRESETS
+from imghost.vision.service import planned
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -60,7 +64,9 @@ async def find_upload(request: Request, key: keys.ImageKey) -> Upload:
         if upload is not None:
             services.recent.put(upload)
     # The same id under another month or extension is not this image's URL.
-    if upload is None or upload.storage_key != str(key):
+    if upload is None or keys.parse(upload.storage_key).original != key.original:
+        raise not_found()
+    if key.preset is None and upload.storage_key != str(key):
         raise not_found()
     if upload.expires_at is not None and upload.expires_at <= time.time():
         raise not_found()
@@ -79,25 +85,48 @@ async def serve_image(request: Request) -> Response:
 
 async def serve_key(request: Request, key: keys.ImageKey) -> Response:
     upload = await find_upload(request, key)
-    headers = image_headers(upload)
-    if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
     services = services_of(request)
     try:
         settings = services.settings.fresh()
         if settings is None:
             settings = await run_blocking(services.settings.current)
         store = services.stores.get(upload.store, settings)
-        # Computed locally by every backend (a presigned URL is a signature, not a request).
-        redirect = store.redirect_url(upload.where)
     except (StoreUnavailable, RepoUnavailable) as exc:
         raise image_unavailable("storage_unavailable", exc) from exc
+    if key.preset is not None:
+        upload = await _variant(request, upload, key, store)
+    headers = image_headers(upload)
+    if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    # Computed locally by every backend (a presigned URL is a signature, not a request).
+    redirect = store.redirect_url(upload.where)
     if redirect is not None:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)
     if path is not None:
         return _local_file(request, upload, path, headers)
     return await proxied(request, store, upload, headers)
+
+
+async def _variant(request: Request, upload: Upload, key: keys.ImageKey, store: Store) -> Upload:
+    """The variant `key` names, as the image to serve in the upload's place; made if need be."""
+    assert key.preset is not None
+    if key.preset not in PRESETS or planned(upload, key.preset).storage_key != str(key):
+        raise not_found()
+    try:
+        variant = await run_blocking(services_of(request).variants.get, upload, key.preset, store)
+    except (StoreUnavailable, RepoUnavailable) as exc:
+        raise image_unavailable("storage_unavailable", exc) from exc
+    return replace(
+        upload,
+        storage_key=variant.storage_key,
+        location=variant.location,
+        content_type=variant.content_type,
+        size=variant.size,
+        width=variant.width,
+        height=variant.height,
+        digest=variant.digest,
+    )
 
 
 def _local_file(request: Request, upload: Upload, path: Path, headers: dict[str, str]) -> Response:

@@ -11,10 +11,12 @@ from starlette.requests import Request
 
 from imghost.limits import Limiter
 from imghost.recent import RecentUploads
-from imghost.repo.base import Repo, Upload
+from imghost.repo.base import Repo, Upload, Variant
 from imghost.settings.runtime import SettingsCache
 from imghost.settings.startup import Config
 from imghost.store.registry import Stores
+from imghost.vision.report import fetchability_warnings
+from imghost.vision.service import Variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class Services:
     settings: SettingsCache
     spool_dir: Path
     recent: RecentUploads
+    variants: Variants
 
     def public_url(self, settings: dict[str, Any], request: Request) -> str:
         """Base of returned URLs: the run-time setting, else the start-up one.
@@ -38,11 +41,25 @@ class Services:
             return str(request.base_url).rstrip("/")
         return base
 
-    def url_of(self, upload: Upload, settings: dict[str, Any], request: Request) -> str:
-        """The URL to hand out: the store's own public one, else ours."""
+    def url_of(
+        self,
+        upload: Upload,
+        settings: dict[str, Any],
+        request: Request,
+        variant: Variant | None = None,
+    ) -> str:
+        """The URL to hand out for the upload (or one of its variants): the store's own public
+        one, else ours."""
+        image: Upload | Variant = variant or upload
         store = self.stores.get(upload.store, settings)
-        own = store.public_url(upload.where)
-        return own or f"{self.public_url(settings, request)}/{upload.storage_key}"
+        own = store.public_url(image.where)
+        return own or f"{self.public_url(settings, request)}/{image.storage_key}"
+
+    def url_warnings(self, settings: dict[str, Any], request: Request) -> list[str]:
+        redirects = (
+            settings["storage.backend"] == "s3" and settings["storage.s3.get_mode"] == "redirect"
+        )
+        return fetchability_warnings(self.public_url(settings, request), redirects)
 
 
 def services_of(request: Request) -> Services:

@@ -18,7 +18,8 @@ from imghost.ingest.session import UploadSession
 from imghost.ingest.validate import require_image, unsupported
 from imghost.numbers import whole_number
 from imghost.process.threads import run_blocking
-from imghost.repo.base import Upload
+from imghost.repo.base import Upload, Variant
+from imghost.vision.presets import PRESETS
 
 
 def expires_at(
@@ -89,14 +90,53 @@ async def store_spool(
     )
 
 
+def presets_named(raw: object, field: str) -> tuple[str, ...]:
+    """The preset names in a field: comma-separated text, or a JSON list of names."""
+    if raw in (None, ""):
+        return ()
+    names = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise InvalidRequest("invalid_preset", f"{field} must be preset names, comma-separated.")
+    found = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+    unknown = [name for name in found if name not in PRESETS]
+    if unknown:
+        raise InvalidRequest(
+            "invalid_preset",
+            f"{field} names no preset {unknown[0]!r}; the presets are {', '.join(PRESETS)}.",
+        )
+    return found
+
+
+async def make_variants(
+    request: Request, access: Access, upload: Upload, presets: tuple[str, ...]
+) -> dict[str, Variant]:
+    """Make `presets`' variants of a new upload now; every preset's when the store serves the
+    images itself (S3 public mode), since no GET of a variant would reach imghost to make it."""
+    services = services_of(request)
+    store = services.stores.get(upload.store, access.settings)
+    if store.public_url(upload.where) is not None:
+        presets = tuple(PRESETS)
+    return {
+        preset: await run_blocking(services.variants.get, upload, preset, store)
+        for preset in presets
+    }
+
+
 async def api_upload(request: Request) -> JSONResponse:
+    """The seed's answer byte for byte; `for` (a preset) makes `data` that variant's URL."""
     access = await authorize(request)
     async with upload_session(request, access) as session:
         form = await receive_file(request, access, session)
         when = expires_at(
             access.settings, "expiry.api_upload_ttl", form.fields.get("expires_in"), time.time()
         )
+        wanted = presets_named(form.fields.get("for"), "for")
+        if len(wanted) > 1:
+            raise InvalidRequest("invalid_preset", "for names one preset.")
+        eager = presets_named(form.fields.get("variants"), "variants") + wanted
         order = Order(access.principal, access.settings, expires_at=when)
         upload = await store_spool(request, session, form.filename, order)
-    url = services_of(request).url_of(upload, access.settings, request)
+    made = await make_variants(request, access, upload, eager)
+    variant = made[wanted[0]] if wanted else None
+    url = services_of(request).url_of(upload, access.settings, request, variant)
     return JSONResponse({"success": True, "message": "", "data": url})

@@ -176,6 +176,9 @@ def delete(upload: Upload, store: Store, repo: Repo, now: float) -> None:
 
 
 def discard(upload: Upload, store: Store, repo: Repo) -> None:
-    """Remove an upload's bytes, then its record: never a record left without bytes."""
+    """Remove an upload's bytes and its variants', then its records: never a record left
+    without bytes, nor bytes nobody can find."""
+    for variant in repo.variants_of(upload.id):
+        store.delete(variant.where)
     store.delete(upload.where)
     repo.discard_upload(upload.id)

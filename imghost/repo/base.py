@@ -55,6 +55,29 @@ class Upload:
         return self.location or self.storage_key
 
 
+VariantState = Literal["making", "ready"]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """An upload's image made for one provider's preset, stored beside the upload."""
+
+    upload_id: str
+    preset: str
+    storage_key: str
+    content_type: str
+    size: int = 0
+    width: int = 0
+    height: int = 0
+    digest: str = ""
+    state: VariantState = "making"
+    location: str | None = None
+
+    @property
+    def where(self) -> str:
+        return self.location or self.storage_key
+
+
 @dataclass(frozen=True, slots=True)
 class UsageStats:
     days: list[tuple[str, int, int]]  # (YYYY-MM-DD, uploads, bytes), days with uploads only
@@ -120,13 +143,37 @@ class Repo(Protocol):
         """End a ready upload's lifetime at `now` (never later than it was)."""
         ...
 
-    def discard_upload(self, upload_id: str) -> None: ...
+    def discard_upload(self, upload_id: str) -> None:
+        """Remove an upload's record and its variants' records."""
+        ...
 
     def get_upload(self, upload_id: str) -> Upload | None:
         """A ready upload, or None (pending, unknown or deleted)."""
         ...
 
     def stale_pending(self, older_than: float) -> list[Upload]: ...
+
+    def variants_of(self, upload_id: str) -> list[Variant]:
+        """The upload's variants, ready or being made."""
+        ...
+
+    def variants_of_all(self, upload_ids: list[str]) -> list[Variant]:
+        """The variants of several uploads at once, ready or being made."""
+        ...
+
+    def claim_variant(
+        self, variant: Variant, maker: str, now: float, seconds: float
+    ) -> tuple[Variant, bool] | None:
+        """The variant's record, and whether `maker` now holds it until now + seconds (so it
+        makes the variant): a new record, or an unfinished one whose maker's time ran out, is
+        held; one that is ready, or held by another maker, is answered as it is. None when
+        the upload is not (or no longer) ready."""
+        ...
+
+    def commit_variant(self, variant: Variant, maker: str) -> bool:
+        """Mark a variant `maker` holds ready with its bytes' facts; False if its record is gone
+        (the upload was deleted meanwhile) or another maker took it over."""
+        ...
 
     def live_duplicate(self, key_id: str, source_digest: str, now: float) -> Upload | None:
         """The key's ready, unexpired upload of the same received bytes, if any."""

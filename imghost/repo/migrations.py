@@ -17,7 +17,15 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
-from imghost.repo.schema import api_keys, leases, schema_version, settings, uploads, usage
+from imghost.repo.schema import (
+    api_keys,
+    leases,
+    schema_version,
+    settings,
+    uploads,
+    usage,
+    variants,
+)
 
 # An arbitrary constant naming imghost's migration lock among the database's advisory locks.
 _PG_LOCK_ID = 0x696D67686F7374
@@ -65,6 +73,11 @@ def _v6_usage(conn: Connection) -> None:
     usage.create(conn, checkfirst=True)
 
 
+def _v7_variants(conn: Connection) -> None:
+    """Model-ready variants of uploads (`imghost.vision`)."""
+    variants.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,
     _v2_upload_location,
@@ -72,6 +85,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v4_leases,
     _v5_key_limits,
     _v6_usage,
+    _v7_variants,
 )
 
 

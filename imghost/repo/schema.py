@@ -70,6 +70,25 @@ uploads = Table(
     Index("ix_uploads_state_created", "state", "created_at"),
 )
 
+# Model-ready variants of an upload, one per preset, in the same store as their upload. A row is
+# "making" while one process makes it (until `until`, when another may take over), then "ready".
+variants = Table(
+    "variants",
+    metadata,
+    Column("upload_id", String(64), primary_key=True),
+    Column("preset", String(32), primary_key=True),
+    Column("storage_key", String(300), nullable=False),
+    Column("location", String(2048), nullable=True),
+    Column("content_type", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("maker", String(64), nullable=False),
+    Column("until", Float, nullable=False),
+)
+
 settings = Table(
     "settings",
     metadata,

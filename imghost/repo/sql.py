@@ -29,8 +29,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from imghost.repo import migrations
-from imghost.repo.base import ApiKey, DuplicateKey, RepoUnavailable, Role, Upload, UsageStats
-from imghost.repo.schema import api_keys, leases, settings, uploads
+from imghost.repo.base import (
+    ApiKey,
+    DuplicateKey,
+    RepoUnavailable,
+    Role,
+    Upload,
+    UsageStats,
+)
+from imghost.repo.schema import api_keys, leases, settings, uploads, variants
+from imghost.repo.variants import VariantRecords
 from imghost.repo.writes import BUSY_SECONDS, DatabaseBusy, write_turn
 
 
@@ -62,7 +70,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-class SqlRepo:
+class SqlRepo(VariantRecords):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -208,6 +216,7 @@ class SqlRepo:
 
     def discard_upload(self, upload_id: str) -> None:
         with self._write() as conn:
+            conn.execute(delete(variants).where(variants.c.upload_id == upload_id))
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
 
     def get_upload(self, upload_id: str) -> Upload | None:
