@@ -32,7 +32,7 @@ from imghost.vision.presets import Plan, Preset
 from imghost.vision.sizing import Size
 
 # Stored originals are JPEG (or its multi-picture form), PNG, GIF or WebP.
-_OPENED = ("JPEG", "MPO", "PNG", "GIF", "WEBP")
+_OPENED = ("JPEG", "PNG", "GIF", "WEBP")  # a multi-picture JPEG opens as JPEG (format MPO)
 _ORIENTATION = 0x0112
 _SWAPPING = (5, 6, 7, 8)  # orientations that turn the picture a quarter
 # `resize` first reduces by whole factors while staying 3x the target, then filters: near
@@ -45,9 +45,9 @@ _PROFILE_MODES = {"RGB": "RGB", "GRAY": "L", "CMYK": "CMYK"}
 # The only JPEG segments a variant that is a copy may keep: neither says anything a decoder
 # could show differently.
 _CLEAN_SEGMENTS = (("APP0", b"JFIF\x00"), ("APP14", b"Adobe"))
-# Each new try's pixel count is under the cap-to-bytes ratio times this: encoded bytes grow a
-# little faster than pixels, so one shrink usually suffices.
-_SHRINK_MARGIN = 0.9
+# A new try's side is the one whose pixels would just fit the cap if bytes went with pixels,
+# less this margin: shrinking removes redundancy, so bytes per pixel grow a little.
+_SHRINK_MARGIN = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +206,14 @@ def _written(data: bytes, out_dir: Path, mime_type: str, size: Size) -> MadeVari
     path = out_dir / f".variant-{secrets.token_hex(8)}.{_EXTENSIONS[mime_type]}"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-    except BaseException as exc:
-        path.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and out_of_space(exc):
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        if out_of_space(exc):
             raise insufficient_storage() from exc
         raise
     return _made(path, mime_type, size)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -88,12 +88,6 @@ def photo(size: tuple[int, int]) -> Image.Image:
     return Image.blend(smooth, grain, 0.15)
 
 
-def save(image: Image.Image, path: Path, **options: object) -> Path:
+def save(image: Image.Image, path: Path, **options: Any) -> Path:
     image.save(path, **options)
     return path
-
-
-def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
-    out = io.BytesIO()
-    image.save(out, fmt, **options)
-    return out.getvalue()
