@@ -35,7 +35,7 @@ from imghost.repo.sql import SqlRepo
 from imghost.settings.runtime import SettingsCache
 from imghost.settings.startup import Config, load_config
 from imghost.store.registry import Stores
-from imghost.vision.service import Variants
+from imghost.variants import Variants
 
 # Set by `imghost serve` for its worker processes: the instance's claimed spool folder.
 SPOOL_DIR_ENV = "IMGHOST_INSTANCE_SPOOL_DIR"

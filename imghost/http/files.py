@@ -43,9 +43,9 @@ from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable, Upload, Variant
 from imghost.store import keys
 from imghost.store.base import StoreUnavailable
+from imghost.variants import planned
 from imghost.vision.presets import PRESETS
 from imghost.vision.report import vision_report
-from imghost.vision.service import planned
 
 FILE_ID_PREFIX = "file-"
 JSON_OVERHEAD_BYTES = 64 * 1024

@@ -24,8 +24,8 @@ from imghost.process.threads import run_blocking
 from imghost.repo.base import RepoUnavailable, Upload
 from imghost.store import keys
 from imghost.store.base import Store, StoreUnavailable
+from imghost.variants import planned
 from imghost.vision.presets import PRESETS
-from imghost.vision.service import planned
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

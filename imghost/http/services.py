@@ -15,8 +15,8 @@ from imghost.repo.base import Repo, Upload, Variant
 from imghost.settings.runtime import SettingsCache
 from imghost.settings.startup import Config
 from imghost.store.registry import Stores
+from imghost.variants import Variants
 from imghost.vision.report import fetchability_warnings
-from imghost.vision.service import Variants
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,3 +39,6 @@ DB_LATENCY = Histogram(
     ["dialect", "statement"],
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30),
 )
+VARIANTS_MADE = Counter(
+    "imghost_variants_made_total", "Model-ready variants made, by preset.", ["preset"]
+)

@@ -7,9 +7,8 @@ import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
-from imghost.vision.estimates import accepted_as_is, estimate, image_warnings
-
 from imghost.vision import rules
+from imghost.vision.estimates import accepted_as_is, estimate, image_warnings
 
 
 def fetchability_warnings(public_url: str, redirects: bool) -> list[str]:

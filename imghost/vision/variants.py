@@ -39,7 +39,16 @@ _SWAPPING = (5, 6, 7, 8)  # orientations that turn the picture a quarter
 # LANCZOS from the full image (Pillow's measure), much faster for large reductions.
 _REDUCING_GAP = 3.0
 _PADS = {"RGB": (0, 0, 0), "RGBA": (0, 0, 0, 0)}
-_EXTENSIONS = {rules.JPEG: "jpg", rules.PNG: "png"}
+EXTENSIONS = {rules.JPEG: "jpg", rules.PNG: "png"}
+# A variant's format, known from its original's before it is made (its URL names it): a
+# photograph's JPEG stays JPEG; PNG, GIF and WebP may hold alpha or sharp-edged graphics, and
+# stay lossless as PNG.
+VARIANT_FORMATS = {
+    rules.JPEG: rules.JPEG,
+    rules.PNG: rules.PNG,
+    rules.GIF: rules.PNG,
+    rules.WEBP: rules.PNG,
+}
 # A profile's colour space → the mode of pixels it can describe.
 _PROFILE_MODES = {"RGB": "RGB", "GRAY": "L", "CMYK": "CMYK"}
 # The only JPEG segments a variant that is a copy may keep: neither says anything a decoder
@@ -60,16 +69,26 @@ class MadeVariant:
     extension: str
 
 
-def make_variant(source: Path, preset: Preset, out_dir: Path) -> MadeVariant:
+def variant_mime(original_mime: str) -> str:
+    return VARIANT_FORMATS[original_mime]
+
+
+def make_variant(
+    source: Path, preset: Preset, out_dir: Path, mime_type: str | None = None
+) -> MadeVariant:
+    """The variant, as `mime_type` if given (JPEG flattens any alpha), else JPEG when opaque
+    and PNG when not."""
     with Image.open(source, formats=_OPENED) as im:
         orientation = im.getexif().get(_ORIENTATION, 1)
         original = (im.height, im.width) if orientation in _SWAPPING else im.size
         plan = preset.plan(*original)
-        if _is_copyable(im, source, preset, plan):
+        if mime_type in (None, rules.JPEG) and _is_copyable(im, source, preset, plan):
             # Already what the preset asks for: the same bytes, without a decode.
             return _written(source.read_bytes(), out_dir, rules.JPEG, plan.size)
         content = _content(im, (plan.width, plan.height), orientation)
-    data, mime_type, plan = _within_cap(content, preset, plan, original)
+    if mime_type == rules.JPEG and content.mode == "RGBA":
+        content = content.convert("RGB")
+    data, mime_type, plan = _within_cap(content, preset, plan, original, mime_type)
     return _written(data, out_dir, mime_type, plan.size)
 
 
@@ -153,9 +172,10 @@ def _through_profile(colour: Image.Image, icc: bytes) -> Image.Image | None:
 
 
 def _within_cap(
-    content: Image.Image, preset: Preset, plan: Plan, original: Size
+    content: Image.Image, preset: Preset, plan: Plan, original: Size, mime_type: str | None
 ) -> tuple[bytes, str, Plan]:
-    mime_type = rules.PNG if content.mode == "RGBA" else rules.JPEG
+    if mime_type is None:
+        mime_type = rules.PNG if content.mode == "RGBA" else rules.JPEG
     qualities: tuple[int | None, ...] = (None,)  # PNG has none
     if mime_type == rules.JPEG:
         qualities = (rules.JPEG_QUALITY, *rules.JPEG_FALLBACK_QUALITIES)
@@ -203,7 +223,7 @@ def _encoded(image: Image.Image, mime_type: str, quality: int | None) -> bytes:
 
 
 def _written(data: bytes, out_dir: Path, mime_type: str, size: Size) -> MadeVariant:
-    path = out_dir / f".variant-{secrets.token_hex(8)}.{_EXTENSIONS[mime_type]}"
+    path = out_dir / f".variant-{secrets.token_hex(8)}.{EXTENSIONS[mime_type]}"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -226,5 +246,5 @@ def _made(path: Path, mime_type: str, size: Size) -> MadeVariant:
         height=size[1],
         mime_type=mime_type,
         size=path.stat().st_size,
-        extension=_EXTENSIONS[mime_type],
+        extension=EXTENSIONS[mime_type],
     )

@@ -19,13 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from blake3 import blake3
-from imghost.vision.presets import PRESETS
-from imghost.vision.variants import EXTENSIONS, make_variant, variant_mime
 
 from imghost.errors import NotFound, Unavailable
+from imghost.process.metrics import VARIANTS_MADE
 from imghost.repo.base import Repo, Upload, Variant
 from imghost.store import keys
 from imghost.store.base import ObjectExists, Store
+from imghost.vision.presets import PRESETS
+from imghost.vision.variants import EXTENSIONS, make_variant, variant_mime
 
 # How long a maker holds a variant's record before another request may take it over; making
 # one from a 12 MP JPEG takes well under a second, from a 20 MB PNG a few.
@@ -131,6 +132,7 @@ class Variants:
             location=None if location == expected.storage_key else location,
             state="ready",
         )
+        VARIANTS_MADE.labels(expected.preset).inc()
         if not self.repo.commit_variant(variant, self._maker):
             # The upload was deleted while this was made (or the claim was taken over).
             with contextlib.suppress(Exception):
