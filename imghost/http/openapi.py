@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_ENVELOPE_ERROR = {
-    "type": "object",
-    "required": ["success", "message", "data", "code"],
-    "properties": {
-        "success": {"const": False},
-        "message": {"type": "string", "description": "What went wrong and what to do."},
-        "data": {"type": "null"},
-        "code": {"type": "string", "description": "Stable machine code, e.g. file_too_large."},
-    },
-}
+from imghost.http.openapi_schemas import ENVELOPE_ERROR, FILE_OBJECT, OPENAI_ERROR, PRESETS_FIELD
 
 _UPLOAD_ERRORS = {
     "400": "Malformed request: not multipart, no `file`, two files, empty file.",
@@ -47,7 +38,10 @@ def _image_route() -> dict[str, Any]:
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
     ]
     answer = {
-        "200": {"description": "The image, immutable; honours Range and If-None-Match."},
+        "200": {
+            "description": "The image, immutable; honours Range and If-None-Match. A name "
+            "`<id>.<preset>.<ext>` is the upload's variant for that preset, made on first GET."
+        },
         "206": {"description": "The requested byte range."},
         "304": {"description": "Not modified (If-None-Match matched the ETag)."},
         "416": {"description": "The requested range is outside the image."},
@@ -96,48 +90,6 @@ def _settings_route() -> dict[str, Any]:
         },
     }
 
-
-_OPENAI_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "code": {"type": "string"},
-            },
-        }
-    },
-}
-
-_FILE_OBJECT = {
-    "type": "object",
-    "description": "OpenAI's file object plus the image's URL and properties.",
-    "properties": {
-        name: {"type": kind}
-        for name, kind in {
-            "id": "string",
-            "object": "string",
-            "bytes": "integer",
-            "created_at": "integer",
-            "expires_at": ["integer", "null"],
-            "filename": "string",
-            "purpose": "string",
-            "status": "string",
-            "url": "string",
-            "mime_type": "string",
-            "size": "integer",
-            "width": "integer",
-            "height": "integer",
-            "frames": "integer",
-            "blake3": "string",
-            "key_id": "string",
-        }.items()
-    },
-}
 
 _V1_ERRORS = {
     "400": "Malformed request or field (`invalid_json`, `invalid_base64`, `invalid_expires_in`, "
@@ -214,6 +166,7 @@ def _v1_routes() -> dict[str, Any]:
                     "expires_in": {"type": "integer"},
                     "expires_after[anchor]": {"const": "created_at"},
                     "expires_after[seconds]": {"type": "integer"},
+                    "variants": PRESETS_FIELD,
                 },
             }
         }
@@ -222,6 +175,7 @@ def _v1_routes() -> dict[str, Any]:
     def json_body(required: str) -> dict[str, Any]:
         fields = {required: {"type": "string"}, "purpose": {"type": "string"}}
         fields |= {"expires_in": {"type": "integer"}, "filename": {"type": "string"}}
+        fields |= {"variants": PRESETS_FIELD}
         schema = {"type": "object", "required": [required], "properties": fields}
         return {"application/json": {"schema": schema}}
 
@@ -261,6 +215,14 @@ def _v1_routes() -> dict[str, Any]:
                 deleted,
                 [_path_parameter("file_id")],
             ),
+        },
+        "/v1/files/{file_id}/content": {
+            "get": _v1(
+                "The file's bytes (OpenAI's files.content)",
+                None,
+                {"type": "string", "format": "binary"},
+                [_path_parameter("file_id")],
+            )
         },
     }
 
@@ -330,9 +292,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "components": {
             "schemas": {
-                "Error": _ENVELOPE_ERROR,
-                "OpenAIError": _OPENAI_ERROR,
-                "File": _FILE_OBJECT,
+                "Error": ENVELOPE_ERROR,
+                "OpenAIError": OPENAI_ERROR,
+                "File": FILE_OBJECT,
                 "UploadAnswer": upload_answer,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -349,7 +311,15 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["file"],
-                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                    "properties": {
+                                        "file": {"type": "string", "format": "binary"},
+                                        "for": {
+                                            "type": "string",
+                                            "description": "A preset: `data` is then the URL "
+                                            "of that variant, made before the answer.",
+                                        },
+                                        "variants": PRESETS_FIELD,
+                                    },
                                 }
                             }
                         },

@@ -24,7 +24,8 @@ from tests.http.test_settings_api import put
 
 FILE_FIELDS = {
     "id", "object", "bytes", "created_at", "expires_at", "filename", "purpose", "status",
-    "url", "mime_type", "size", "width", "height", "frames", "blake3", "key_id",
+    "url", "mime_type", "size", "width", "height", "frames", "blake3", "key_id", "variants",
+    "vision",
 }  # fmt: skip
 
 
