@@ -7,7 +7,6 @@ The store check is the live check `PUT /api/settings` runs, so it writes (and, e
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import sys
@@ -17,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -33,6 +31,7 @@ from imghost.settings.runtime import with_defaults
 from imghost.settings.startup import Config, ConfigError, load_config
 from imghost.store.base import StoreUnavailable
 from imghost.store.registry import build_store
+from imghost.vision.report import fetchability_warnings
 
 Status = Literal["ok", "warn", "FAIL"]
 
@@ -42,9 +41,6 @@ SKEW_WARN_SECONDS = 2.0
 SKEW_FAIL_SECONDS = 30.0
 # Uploads are spooled into the data folder whatever the store, so a nearly full disk fails them.
 LOW_DISK_BYTES = 1024**3
-_LOOPBACK_NOTE = (
-    " Only this machine can fetch it; set public_url to your domain before giving URLs to models."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +82,7 @@ def run_checks(flags: Mapping[str, Any]) -> list[Result]:
             check_redis(config.redis_url),
             check_store(config.data_dir, settings),
             check_public_url(public_url),
+            check_providers(public_url, settings),
             check_clock(repo) if usable else _not_checked("clock"),
             check_data_dir(config.data_dir),
         ]
@@ -277,7 +274,7 @@ def check_public_url(public_url: str) -> Result:
             f"{health} answered {response.status_code}, not imghost's health answer: image URLs "
             "would not reach imghost. Point public_url (or your proxy) at this server.",
         )
-    return Result("public URL", "ok", f"{health} answers.{_audience(public_url)}")
+    return Result("public URL", "ok", f"{health} answers.")
 
 
 def _json(response: httpx.Response) -> Any:
@@ -287,20 +284,18 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-def _audience(public_url: str) -> str:
-    """Who else can fetch URLs on this base: model providers need it public."""
-    host = urlsplit(public_url).hostname or ""
-    if host == "localhost":
-        return _LOOPBACK_NOTE
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return ""
-    if address.is_loopback:
-        return _LOOPBACK_NOTE
-    if address.is_private:
-        return " Only this network can fetch it; set public_url to a public address for models."
-    return ""
+def check_providers(public_url: str, settings: dict[str, Any] | None) -> Result:
+    """Can model providers fetch image URLs under `public_url`? The same words file objects
+    carry in `vision.warnings`."""
+    settings = settings or {}
+    redirects = (
+        settings.get("storage.backend") == "s3"
+        and settings.get("storage.s3.get_mode") == "redirect"
+    )
+    warnings = fetchability_warnings(public_url, redirects)
+    if warnings:
+        return Result("providers", "warn", " ".join(warnings))
+    return Result("providers", "ok", f"providers can fetch images under {public_url}.")
 
 
 def check_clock(repo: SqlRepo | None) -> Result:
