@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 from sqlalchemy import func, select
 
 from imghost.repo.base import Upload
@@ -177,3 +179,47 @@ def test_store_outage_answers_503_and_records_nothing(single: Server, tmp_path: 
         assert requests.get(before.json()["data"]).content == png_bytes(9, 9)
     finally:
         own.stop()
+
+
+def test_s3_public_mode_makes_every_variant_at_upload(single: Server, seaweed: SeaweedS3) -> None:
+    # GETs of public URLs go to the CDN, never to imghost: no variant could be made on demand.
+    key, _ = single.new_key()
+    changes = s3_changes(seaweed)
+    bucket = bucket_of(seaweed, changes)
+    with cdn_in_front_of(bucket) as cdn:
+        changes |= {"storage.s3.get_mode": "public", "storage.s3.public_base_url": cdn}
+        assert put(single, changes).status_code == 200
+        answer = requests.post(
+            single.url + "/v1/files/uploads",
+            headers=auth(key),
+            files={"file": ("wide.png", png_bytes(3000, 1000), "image/png")},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        for preset, variant in answer.json()["variants"].items():
+            assert variant["bytes"] is not None, preset
+            assert variant["url"].startswith(f"{cdn}/{bucket.prefix}uploads/")
+            served = requests.get(variant["url"], timeout=30)
+            assert served.status_code == 200, preset
+            with Image.open(io.BytesIO(served.content)) as image:
+                assert image.size == (variant["width"], variant["height"]), preset
+
+
+def test_s3_proxy_mode_makes_a_variant_from_the_stored_object(
+    single: Server, seaweed: SeaweedS3
+) -> None:
+    key, _ = single.new_key()
+    assert put(single, s3_changes(seaweed, get_mode="proxy")).status_code == 200
+    answer = requests.post(
+        single.url + "/v1/files/uploads",
+        headers=auth(key),
+        files={"file": ("tall.png", png_bytes(1000, 3000), "image/png")},
+        timeout=60,
+    )
+    variant = answer.json()["variants"]["claude"]
+    assert variant["bytes"] is None
+    served = requests.get(variant["url"], timeout=60)
+    assert served.status_code == 200, served.text
+    assert served.headers["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(served.content)) as image:
+        assert image.size == (variant["width"], variant["height"])
