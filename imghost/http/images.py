@@ -99,7 +99,9 @@ async def serve_key(request: Request, key: keys.ImageKey) -> Response:
     if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     # Computed locally by every backend (a presigned URL is a signature, not a request).
-    redirect = store.redirect_url(upload.where)
+    # Variants are never redirected: they are for providers' fetchers, and Runway's refuses
+    # redirects.
+    redirect = None if key.preset else store.redirect_url(upload.where)
     if redirect is not None:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)

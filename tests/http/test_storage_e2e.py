@@ -223,3 +223,22 @@ def test_s3_proxy_mode_makes_a_variant_from_the_stored_object(
     assert served.headers["Content-Type"] == "image/png"
     with Image.open(io.BytesIO(served.content)) as image:
         assert image.size == (variant["width"], variant["height"])
+
+
+def test_s3_redirect_mode_serves_variants_without_a_redirect(
+    single: Server, seaweed: SeaweedS3
+) -> None:
+    key, _ = single.new_key()
+    assert put(single, s3_changes(seaweed, get_mode="redirect")).status_code == 200
+    answer = requests.post(
+        single.url + "/v1/files/uploads",
+        headers=auth(key),
+        files={"file": ("r.png", png_bytes(900, 700), "image/png")},
+        timeout=60,
+    )
+    body = answer.json()
+    assert requests.get(body["url"], allow_redirects=False, timeout=30).status_code == 302
+    served = requests.get(body["variants"]["runway"]["url"], allow_redirects=False, timeout=60)
+    assert served.status_code == 200
+    assert served.headers["Content-Type"] == "image/png"
+    assert any("redirect mode" in warning for warning in body["vision"]["warnings"])
