@@ -197,7 +197,19 @@ def run_peer(
         elif not workload.upload and peer.serves:
             url = urls.setdefault(workload.name, place_image(peer, workload))
             results.append(measure(peer, workload, url, None, seconds, warmup))
+            if peer.name == "imghost":
+                results.append(measure_variant(peer, workload, url, seconds, warmup))
     return results, urls
+
+
+def measure_variant(peer: Peer, workload: Workload, url: str, seconds: int, warmup: int) -> Result:
+    """The same GET of the image's `claude` variant, once made: it should cost what the
+    original's does."""
+    stem, extension = url.rsplit(".", 1)
+    variant = f"{stem}.claude.{'jpg' if extension == 'jpg' else 'png'}"
+    requests.get(variant, timeout=120).raise_for_status()  # made here, not while measured
+    named = Workload(f"{workload.name}, claude variant", workload.connections, b"", "", False)
+    return measure(peer, named, variant, None, seconds, warmup)
 
 
 def ratios_of(results: list[Result]) -> dict[str, float]:
@@ -214,6 +226,11 @@ def ratios_of(results: list[Result]) -> dict[str, float]:
         ("imghost-s3", "imghost", "GET"),
     ]
     ratios = {}
+    for workload in sorted({r.workload for r in results if r.workload.endswith(" variant")}):
+        original = workload.removesuffix(", claude variant")
+        a, b = rate("imghost", workload), rate("imghost", original)
+        if a and b:
+            ratios[f"imghost claude variant / original, {original}"] = a / b
     for ours, theirs, kind in pairs:
         for workload in sorted({r.workload for r in results if r.workload.startswith(kind)}):
             a, b = rate(ours, workload), rate(theirs, workload)
