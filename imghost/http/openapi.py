@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from imghost.ingest.formats import ACCEPTED_LABELS, FORMATS
+
 _ENVELOPE_ERROR = {
     "type": "object",
     "required": ["success", "message", "data", "code"],
@@ -20,8 +22,8 @@ _UPLOAD_ERRORS = {
     "401": "Missing, malformed or unknown API key.",
     "403": "Disabled or expired API key.",
     "413": "Over `limits.max_upload_bytes` (read stops at the limit).",
-    "415": "Not JPEG, PNG, GIF or WebP (sniffed from the bytes), or a JPEG variant browsers "
-    "cannot show (12-bit).",
+    "415": f"Not {ACCEPTED_LABELS} (sniffed from the bytes), an animated HEIF or AVIF, or a "
+    "JPEG variant browsers cannot show (12-bit).",
     "422": "Corrupt or truncated image, bytes after the image's end, or over the pixel, side "
     "or frame limits.",
     "429": "The key's rate limit or 24 h quota (`rate_limited`, `quota_exceeded`).",
@@ -128,7 +130,6 @@ _FILE_OBJECT = {
             "purpose": "string",
             "status": "string",
             "url": "string",
-            "mime_type": "string",
             "size": "integer",
             "width": "integer",
             "height": "integer",
@@ -136,6 +137,19 @@ _FILE_OBJECT = {
             "blake3": "string",
             "key_id": "string",
         }.items()
+    }
+    | {
+        "mime_type": {
+            "type": "string",
+            "description": "The stored image's type: HEIC/HEIF and AVIF are stored as JPEG, "
+            "or PNG when transparent.",
+        },
+        "source_format": {
+            "type": ["string", "null"],
+            "enum": [*(name for name, f in FORMATS.items() if f.accepted), None],
+            "description": "The format as uploaded; null for uploads older than this field "
+            "whose type was not known.",
+        },
     },
 }
 
@@ -146,7 +160,8 @@ _V1_ERRORS = {
     "403": "Disabled or expired key, or a client address outside its allow-list.",
     "404": "No such file (or not yours).",
     "413": "Over the size limit (`file_too_large`, `url_too_large`).",
-    "415": "Not an allowed image type (`unsupported_type`, `url_not_image`).",
+    "415": f"Not {ACCEPTED_LABELS}, or an animated HEIF or AVIF (`unsupported_type`, "
+    "`url_not_image`).",
     "422": "Corrupt image or over a pixel, side or frame limit.",
     "429": "Rate limit or 24 h quota (`rate_limited`, `quota_exceeded`), with Retry-After.",
     "502": "The URL's host failed (`url_unreachable`) or the remote store refused.",
