@@ -307,7 +307,8 @@ class _Meta:
                 angle = value & 3  # anticlockwise quarter turns
                 turns = (turns - angle if mirrored else turns + angle) % 4
             else:
-                turns = (turns + 2 * (value & 1)) % 4  # axis 1 is the horizontal one
+                # Axis 0 exchanges top and bottom, 1 left and right (23008-12:2022 6.5.12).
+                turns = (turns + 2 * (1 - (value & 1))) % 4
                 mirrored = not mirrored
         return transformed, turns, mirrored
 
