@@ -123,19 +123,30 @@ def _associate(ipma: bytes, item: int, indexes: range) -> bytes:
 
 
 def _shifted(iloc: bytes, shift: int) -> bytes:
-    """iloc with the base offset of every item stored in the file (method 0) moved."""
+    """iloc with every item stored in the file (construction method 0) moved by `shift`."""
     version = iloc[0]
-    assert version == 1, "heif-enc writes iloc version 1"
+    assert version in (0, 1)
     offset_size, length_size = iloc[4] >> 4, iloc[4] & 0xF
-    base_size, index_size = iloc[5] >> 4, iloc[5] & 0xF
-    assert (base_size, index_size) == (4, 0)
+    base_size, index_size = iloc[5] >> 4, (iloc[5] & 0xF) if version else 0
     out = bytearray(iloc)
+
+    def move(pos: int, size: int) -> None:
+        out[pos : pos + size] = (int.from_bytes(iloc[pos : pos + size], "big") + shift).to_bytes(
+            size, "big"
+        )
+
     (count,), pos = struct.unpack_from(">H", iloc, 6), 8
     for _ in range(count):
-        method = iloc[pos + 3] & 0xF
-        if method == 0:
-            (base,) = struct.unpack_from(">I", iloc, pos + 6)
-            struct.pack_into(">I", out, pos + 6, base + shift)
-        (extents,) = struct.unpack_from(">H", iloc, pos + 10)
-        pos += 12 + extents * (offset_size + length_size)
+        pos += 2  # item_ID
+        method = iloc[pos + 1] & 0xF if version else 0
+        pos += (2 if version else 0) + 2  # construction method, data reference index
+        if method == 0 and base_size:
+            move(pos, base_size)
+        (extents,) = struct.unpack_from(">H", iloc, pos + base_size)
+        pos += base_size + 2
+        for _ in range(extents):
+            pos += index_size
+            if method == 0 and not base_size:
+                move(pos, offset_size)
+            pos += offset_size + length_size
     return bytes(out)
