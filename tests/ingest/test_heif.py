@@ -13,6 +13,7 @@ import os
 import random
 import secrets
 import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -434,3 +435,29 @@ def test_random_damage_is_refused_or_stored_never_a_crash(tmp_path: Path, kind: 
     assert codes <= {"stored", "corrupt_image", "truncated_image", "unsupported_type",
                      "image_too_large"}  # fmt: skip
     assert {"corrupt_image", "truncated_image"} <= codes
+
+
+def test_millions_of_tiny_entries_are_refused_quickly() -> None:
+    """A 6 MB property table of one-byte associations: each costs Python work to walk."""
+
+    def box(kind: bytes, payload: bytes, version: int | None = None) -> bytes:
+        header = b"" if version is None else bytes([version, 0, 0, 0])
+        return struct.pack(">I4s", 8 + len(header) + len(payload), kind) + header + payload
+
+    entries = 24_000
+    ipma = struct.pack(">I", entries) + (struct.pack(">HB", 1, 255) + b"\x01" * 255) * entries
+    ipco = box(b"ipco", box(b"ispe", struct.pack(">II", 8, 8), 0))
+    meta = box(
+        b"meta",
+        box(b"hdlr", bytes(4) + b"pict" + bytes(13), 0)
+        + box(b"pitm", b"\x00\x01", 0)
+        + box(b"iinf", b"\x00\x01" + box(b"infe", b"\x00\x01\x00\x00hvc1\x00", 2), 0)
+        + box(b"iloc", b"\x44\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x01" + bytes(8), 1)
+        + box(b"iprp", ipco + box(b"ipma", ipma, 0)),
+        0,
+    )
+    data = box(b"ftyp", b"heic\0\0\0\0mif1heic") + meta
+    started = time.perf_counter()
+    with pytest.raises(formats.FormatError, match="more boxes and items than any encoder"):
+        formats.parse(data, 1)
+    assert time.perf_counter() - started < 2

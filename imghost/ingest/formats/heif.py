@@ -31,7 +31,10 @@ _AV1_BRANDS = frozenset({b"avif", b"avis"})
 _CODING = {"heif": b"hvc1", "avif": b"av01"}
 _GRID = b"grid"
 _ALPHA = (b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha", b"urn:mpeg:hevc:2015:auxid:1")
-_BYTES_PER_BOX = 256
+# Each box, item entry, extent, property association and reference costs a unit of Python
+# work; a legitimate file spends a few per hundred bytes, one made of nothing but tiny entries
+# (millions of 1-byte associations) would burn seconds of parse time.
+_BYTES_PER_UNIT = 16
 # (quarter turns anticlockwise, then mirrored left-right) -> EXIF orientation.
 _EXIF_ORIENTATION = {
     (0, False): 1,
@@ -64,7 +67,7 @@ def sniff(head: bytes) -> str | None:
 
 
 def parse(view: memoryview, max_frames: int) -> Structure:
-    budget = Budget(view, _BYTES_PER_BOX, "image", "boxes")
+    budget = Budget(view, _BYTES_PER_UNIT, "image", "boxes and items")
     top = list(boxes(view, 0, len(view), budget, top=True))
     if not top or top[0].kind != b"ftyp":
         raise damaged("The image does not begin with its 'ftyp' box")
@@ -91,6 +94,7 @@ class _Meta:
 
     def __init__(self, view: memoryview, meta: Box, budget: Budget, kind: str) -> None:
         self.view = view
+        self.budget = budget
         self.kind = kind
         self.label = FORMATS[kind].label
         self.items: dict[int, _Item] = {}
@@ -110,16 +114,16 @@ class _Meta:
             raise damaged(f"The {self.label}'s metadata does not describe a picture")
         pitm = Fields(view, children[b"pitm"])
         self.primary = pitm.uint(2 if pitm.full_box()[0] == 0 else 4)
-        self._read_items(children[b"iinf"], budget)
+        self._read_items(children[b"iinf"])
         self._read_locations(children[b"iloc"])
-        self._read_properties(children[b"iprp"], budget)
+        self._read_properties(children[b"iprp"])
         if b"iref" in children:
-            self._read_references(children[b"iref"], budget)
+            self._read_references(children[b"iref"])
 
-    def _read_items(self, iinf: Box, budget: Budget) -> None:
+    def _read_items(self, iinf: Box) -> None:
         fields = Fields(self.view, iinf)
         fields.uint(2 if fields.full_box()[0] == 0 else 4)  # the entry count the boxes give
-        for infe in boxes(self.view, fields.pos, iinf.end, budget):
+        for infe in boxes(self.view, fields.pos, iinf.end, self.budget):
             entry = Fields(self.view, infe)
             version, _flags = entry.full_box()
             if infe.kind != b"infe" or version < 2:
@@ -135,6 +139,7 @@ class _Meta:
         offset_size, length_size = sizes >> 12, (sizes >> 8) & 0xF
         base_size, index_size = (sizes >> 4) & 0xF, sizes & 0xF if version else 0
         for _ in range(fields.uint(2 if version < 2 else 4)):
+            self.budget.spend()
             item_id = fields.uint(2 if version < 2 else 4)
             method = fields.uint(2) & 0xF if version else 0
             if fields.uint(2) != 0:
@@ -144,35 +149,40 @@ class _Meta:
             base = fields.uint(base_size)
             extents = []
             for _ in range(fields.uint(2)):
+                self.budget.spend()
                 fields.uint(index_size)
                 extents.append((fields.uint(offset_size), fields.uint(length_size)))
             self.locations[item_id] = (method, base, extents)
 
-    def _read_properties(self, iprp: Box, budget: Budget) -> None:
-        containers = list(boxes(self.view, iprp.body, iprp.end, budget))
+    def _read_properties(self, iprp: Box) -> None:
+        containers = list(boxes(self.view, iprp.body, iprp.end, self.budget))
         found = [box for box in containers if box.kind == b"ipco"]
         if not found:
             raise damaged(f"The {self.label} has no item properties ('ipco' box)")
-        properties = list(boxes(self.view, found[0].body, found[0].end, budget))
+        properties = list(boxes(self.view, found[0].body, found[0].end, self.budget))
         for ipma in (box for box in containers if box.kind == b"ipma"):
             fields = Fields(self.view, ipma)
             version, flags = fields.full_box()
             for _ in range(fields.uint(4)):
                 item = self.items.get(fields.uint(2 if version < 1 else 4), _Item())
                 for _ in range(fields.uint(1)):
+                    self.budget.spend()
                     index = fields.uint(2) & 0x7FFF if flags & 1 else fields.uint(1) & 0x7F
                     if index > len(properties):
                         raise damaged(f"The {self.label} refers to a property it does not have")
                     if index:
                         item.properties.append(properties[index - 1])
 
-    def _read_references(self, iref: Box, budget: Budget) -> None:
+    def _read_references(self, iref: Box) -> None:
         fields = Fields(self.view, iref)
         id_size = 2 if fields.full_box()[0] == 0 else 4
-        for reference in boxes(self.view, fields.pos, iref.end, budget):
+        for reference in boxes(self.view, fields.pos, iref.end, self.budget):
             entry = Fields(self.view, reference)
             source = self.items.get(entry.uint(id_size))
-            targets = [entry.uint(id_size) for _ in range(entry.uint(2))]
+            targets = []
+            for _ in range(entry.uint(2)):
+                self.budget.spend()
+                targets.append(entry.uint(id_size))
             if source is not None:
                 source.refs.setdefault(reference.kind, []).extend(targets)
 

@@ -87,8 +87,9 @@ class Fields:
     def fourcc(self) -> bytes:
         return self.uint(4).to_bytes(4, "big")
 
-    def text(self) -> bytes:
-        """A NUL-terminated string (to the end of the box when the NUL is missing)."""
-        cut = bytes(self._view[self.pos : self.end]).split(b"\0", 1)[0]
+    def text(self, limit: int = 256) -> bytes:
+        """A NUL-terminated string, of at most `limit` bytes (names and URNs are short, and a
+        box may be megabytes long)."""
+        cut = bytes(self._view[self.pos : min(self.end, self.pos + limit)]).split(b"\0", 1)[0]
         self.pos = min(self.end, self.pos + len(cut) + 1)
         return cut
