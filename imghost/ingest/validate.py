@@ -48,7 +48,7 @@ def unsupported(head: bytes) -> Refusal:
             "empty_file", "The file is empty. Choose an image file and try again."
         )
     kind = formats.sniff(head)
-    if kind is not None:
+    if kind is not None and not FORMATS[kind].accepted:
         return UnsupportedType(UNSUPPORTED, FORMATS[kind].refusal)
     looks_like = describe(head)
     what = f"this file looks like {looks_like}" if looks_like else "this file is not one of them"
