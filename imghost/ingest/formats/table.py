@@ -16,7 +16,7 @@ Decoder = Literal["pillow", "libheif"]
 class Format:
     label: str  # how messages name it
     content_type: str = ""
-    extension: str = ""  # of a stored file of this format (and the URL's)
+    extension: str = ""  # of a stored file of this format (and the URL's); none if never stored
     suffixes: tuple[str, ...] = ()  # file names the uploader's folder walk picks up
     # What an upload of this format is stored as, without and with transparency: itself
     # (metadata cut out losslessly), or a format every model provider accepts.
@@ -62,14 +62,18 @@ FORMATS: dict[str, Format] = {
     "heif": Format(
         "HEIC/HEIF",
         "image/heic",
-        "heic",
-        (".heic", ".heif", ".hif"),
-        "jpeg",
-        "png",
+        suffixes=(".heic", ".heif", ".hif"),
+        stored_as="jpeg",
+        stored_as_with_alpha="png",
         decoder="libheif",
     ),
     "avif": Format(
-        "AVIF", "image/avif", "avif", (".avif",), "jpeg", "png", pillow_formats=("AVIF",)
+        "AVIF",
+        "image/avif",
+        suffixes=(".avif",),
+        stored_as="jpeg",
+        stored_as_with_alpha="png",
+        pillow_formats=("AVIF",),
     ),
     "heif-sequence": Format("HEIF image sequence", refusal=_SEQUENCE.format("HEIF")),
     "avif-sequence": Format("animated AVIF", refusal=_SEQUENCE.format("AVIF")),
