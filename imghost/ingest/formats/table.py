@@ -1,7 +1,8 @@
 """Every format decision in one table: what is taken, how it is decoded, what it is stored as.
 
-The sniffer, the validator, the preparer, the command-line uploader and the tests read this
-table; no other module names a format's content type, extension or fate.
+The sniffer, the validator, the preparer, the OpenAPI document, the command-line uploader and
+the tests read this table. Only the storage-key patterns (`store.base`, which may not import
+ingest) list the stored extensions again; tests/test_formats_table.py holds them to it.
 """
 
 from __future__ import annotations
