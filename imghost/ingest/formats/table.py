@@ -2,7 +2,7 @@
 
 The sniffer, the validator, the preparer, the OpenAPI document, the command-line uploader and
 the tests read this table. Only the storage-key patterns (`store.base`, which may not import
-ingest) list the stored extensions again; tests/test_formats_table.py holds them to it.
+ingest, and `http.images`) list the stored extensions again; a test holds them to it.
 """
 
 from __future__ import annotations
