@@ -34,11 +34,13 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from imghost.ingest.formats import FORMATS
+
 UPLOAD_ROUTE = "/v1/files/uploads"
 DEFAULT_JOBS = 4
 # Only a pre-filter for folder walks, so a folder of mixed files does not flood the server
 # with refusals; the server decides what an image is from its bytes.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".apng"})
+IMAGE_SUFFIXES = frozenset(suffix for f in FORMATS.values() if f.accepted for suffix in f.suffixes)
 # Reads wait for the server's full decode of the image, which takes a while for big ones.
 TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=None)
 MAX_ERROR_TEXT = 200
@@ -345,9 +347,9 @@ def upload(
 ) -> None:
     """Upload image files and folders; print each new URL, in input order.
 
-    Folders are walked recursively for image files (.jpg .jpeg .png .gif .webp .apng); files
-    named explicitly are always sent, and the server refuses what is not an image. Exits 1 if
-    any upload failed, after a summary on stderr.
+    Folders are walked recursively for image files (.jpg .jpeg .png .apng .gif .webp .heic
+    .heif .hif .avif); files named explicitly are always sent, and the server refuses what is
+    not an image. Exits 1 if any upload failed, after a summary on stderr.
     """
     if not key:
         raise click.UsageError("no API key: pass --key sk-… or set IMGHOST_KEY.")

@@ -2,7 +2,7 @@
 
 Every route answers the same file object: OpenAI's fields (`id`, `object`, `bytes`,
 `created_at`, `filename`, `purpose`, `status`, `expires_at`) plus ours (`url`, `mime_type`,
-`size`, `width`, `height`, `frames`, `blake3`), so the official `openai` SDK's
+`source_format`, `size`, `width`, `height`, `frames`, `blake3`), so the official `openai` SDK's
 `files.create/retrieve/list/delete` work with `base_url` pointed here.
 """
 
@@ -103,6 +103,7 @@ def file_object(upload: Upload, url: str) -> dict[str, Any]:
         "status": "processed",
         "url": url,
         "mime_type": upload.content_type,
+        "source_format": upload.source_format,
         "size": upload.size,
         "width": upload.width,
         "height": upload.height,

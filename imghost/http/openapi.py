@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from imghost.http.openapi_schemas import ENVELOPE_ERROR, FILE_OBJECT, OPENAI_ERROR, PRESETS_FIELD
+from imghost.ingest.formats import ACCEPTED_LABELS
 
 _UPLOAD_ERRORS = {
     "400": "Malformed request: not multipart, no `file`, two files, empty file.",
     "401": "Missing, malformed or unknown API key.",
     "403": "Disabled or expired API key.",
     "413": "Over `limits.max_upload_bytes` (read stops at the limit).",
-    "415": "Not JPEG, PNG, GIF or WebP (sniffed from the bytes), or a JPEG variant browsers "
-    "cannot show (12-bit).",
+    "415": f"Not {ACCEPTED_LABELS} (sniffed from the bytes), an animated HEIF or AVIF, or a "
+    "JPEG variant browsers cannot show (12-bit).",
     "422": "Corrupt or truncated image, bytes after the image's end, or over the pixel, side "
     "or frame limits.",
     "429": "The key's rate limit or 24 h quota (`rate_limited`, `quota_exceeded`).",
@@ -98,7 +99,8 @@ _V1_ERRORS = {
     "403": "Disabled or expired key, or a client address outside its allow-list.",
     "404": "No such file (or not yours).",
     "413": "Over the size limit (`file_too_large`, `url_too_large`).",
-    "415": "Not an allowed image type (`unsupported_type`, `url_not_image`).",
+    "415": f"Not {ACCEPTED_LABELS}, or an animated HEIF or AVIF (`unsupported_type`, "
+    "`url_not_image`).",
     "422": "Corrupt image or over a pixel, side or frame limit.",
     "429": "Rate limit or 24 h quota (`rate_limited`, `quota_exceeded`), with Retry-After.",
     "502": "The URL's host failed (`url_unreachable`) or the remote store refused.",

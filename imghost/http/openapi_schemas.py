@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from imghost.ingest.formats import FORMATS
+
 ENVELOPE_ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["success", "message", "data", "code"],
@@ -46,7 +48,6 @@ FILE_OBJECT: dict[str, Any] = {
             "purpose": "string",
             "status": "string",
             "url": "string",
-            "mime_type": "string",
             "size": "integer",
             "width": "integer",
             "height": "integer",
@@ -56,6 +57,17 @@ FILE_OBJECT: dict[str, Any] = {
         }.items()
     }
     | {
+        "mime_type": {
+            "type": "string",
+            "description": "The stored image's type: HEIC/HEIF and AVIF are stored as JPEG, "
+            "or PNG when transparent.",
+        },
+        "source_format": {
+            "type": ["string", "null"],
+            "enum": [*(name for name, f in FORMATS.items() if f.accepted), None],
+            "description": "The format as uploaded; null for uploads older than this field "
+            "whose type was not known.",
+        },
         "variants": {
             "type": "object",
             "description": "Every preset's variant (openai, openai-low, claude, claude-hires, "

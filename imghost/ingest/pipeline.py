@@ -147,6 +147,7 @@ def _record_for(
         expires_at=order.expires_at,
         purpose=order.purpose,
         source_digest=spooled.digest,
+        source_format=prepared.source_format,
     )
 
 

@@ -2,8 +2,10 @@
 
 Most uploads are stored byte for byte, or with metadata segments cut out losslessly. Pixels
 are re-encoded only when browsers or models would otherwise see the wrong thing: JPEG codings
-that browsers cannot show (arithmetic, lossless), and still images whose EXIF orientation is
-not 1 while metadata is stripped, so the stored pixels are upright for every consumer.
+that browsers cannot show (arithmetic, lossless), still images whose EXIF orientation is
+not 1 while metadata is stripped, so the stored pixels are upright for every consumer, and
+formats that providers do not take (HEIF, AVIF: `FORMATS[...].transcoded`), which become
+JPEG or PNG.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from PIL import Image, ImageOps, JpegImagePlugin
 
 from imghost.errors import insufficient_storage, out_of_space
 from imghost.ingest import formats, validate
-from imghost.ingest.spool import SNIFF_BYTES, unwritable
+from imghost.ingest.formats import FORMATS, SNIFF_BYTES
+from imghost.ingest.spool import unwritable
+from imghost.ingest.transcode import transcode
 
 # Decoding holds a whole frame's pixels in memory and keeps a core busy: a few at a time per
 # process bound both, whatever the number of uploads in flight.
@@ -30,20 +34,21 @@ DECODE_SLOTS = threading.BoundedSemaphore(2)
 @dataclass(frozen=True, slots=True)
 class PreparedImage:
     path: Path
-    format: str
+    format: str  # as stored
     size: int
     digest: str
     width: int
     height: int
     frames: int
+    source_format: str  # as uploaded
 
     @property
     def content_type(self) -> str:
-        return validate.CONTENT_TYPES[self.format]
+        return FORMATS[self.format].content_type
 
     @property
     def extension(self) -> str:
-        return validate.EXTENSIONS[self.format]
+        return FORMATS[self.format].extension
 
 
 def prepare(
@@ -64,6 +69,10 @@ def prepare(
         # uploads in flight do not count their whole files in this worker's memory.
         buf.madvise(mmap.MADV_DONTNEED)
         with DECODE_SLOTS:
+            if FORMATS[structure.format].transcoded:
+                fp.seek(0)
+                stored, width, height = transcode(fp, structure, limits.max_pixels, target)
+                return _encoded(target, structure, stored, width, height)
             orientation = validate.decode_check(fp, buf, structure, limits.max_pixels)
             if _needs_reencode(structure, orientation, strip_metadata):
                 fp.seek(0)
@@ -97,6 +106,7 @@ def _prepared(path: Path, structure: formats.Structure, size: int, digest: str) 
         width=structure.width,
         height=structure.height,
         frames=structure.frames,
+        source_format=structure.format,
     )
 
 
@@ -116,27 +126,35 @@ def _write(target: Path, pieces: list[bytes | memoryview]) -> tuple[int, str]:
 
 
 def _reencode(fp: BinaryIO, structure: formats.Structure, target: Path) -> PreparedImage:
-    pillow_format = validate.PILLOW_FORMATS[structure.format][0]
+    pillow_formats = FORMATS[structure.format].pillow_formats
     try:
-        with Image.open(fp, formats=validate.PILLOW_FORMATS[structure.format]) as im:
+        with Image.open(fp, formats=pillow_formats) as im:
             im.load()
             options = _encoder_options(im, structure.format)
             upright = ImageOps.exif_transpose(im)
-            upright.save(target, format=pillow_format, **options)
+            upright.save(target, format=pillow_formats[0], **options)
     except (OSError, ValueError) as exc:
         target.unlink(missing_ok=True)
         if isinstance(exc, OSError) and out_of_space(exc):
             raise insufficient_storage() from exc
         raise validate.corrupt(exc) from exc
+    return _encoded(target, structure, structure.format, upright.width, upright.height)
+
+
+def _encoded(
+    target: Path, structure: formats.Structure, stored: str, width: int, height: int
+) -> PreparedImage:
+    """A still picture encoded anew into `target`."""
     size, digest = _digest(target)
     return PreparedImage(
         path=target,
-        format=structure.format,
+        format=stored,
         size=size,
         digest=digest,
-        width=upright.width,
-        height=upright.height,
+        width=width,
+        height=height,
         frames=1,
+        source_format=structure.format,
     )
 
 

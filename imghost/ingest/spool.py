@@ -10,8 +10,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from imghost.errors import Refusal, TooLarge, insufficient_storage, out_of_space
-
-SNIFF_BYTES = 32
+from imghost.ingest.formats import SNIFF_BYTES
 
 
 def too_large(limit: int) -> Refusal:

@@ -6,6 +6,7 @@ no pixel decode; the size limits from the header, so bombs never reach a decoder
 then every frame is decoded once (a JPEG's first picture by libjpeg-turbo at 1/8 scale with its
 warnings taken as errors: the entropy-coded data is still read in full, which is where
 truncation and corruption show, for a fraction of the IDCT cost; everything else by Pillow).
+HEIF and AVIF are decoded once, by `imghost.ingest.transcode`, which stores them anew.
 A decode error is final: Pillow can succeed on a second load() of a corrupt file.
 """
 
@@ -20,15 +21,11 @@ from PIL import Image
 
 from imghost.errors import InvalidImage, InvalidRequest, Refusal, UnsupportedType
 from imghost.ingest import formats
-from imghost.ingest.formats import png
-from imghost.ingest.formats._common import truncated
+from imghost.ingest.formats import FORMATS, png
+from imghost.ingest.formats._common import UNSUPPORTED, UNSUPPORTED_JPEG, truncated
 from imghost.ingest.identify import describe
 
-ALLOWED = "JPEG, PNG, GIF or WebP"
-PILLOW_FORMATS = {"jpeg": ("JPEG", "MPO"), "png": ("PNG",), "gif": ("GIF",), "webp": ("WEBP",)}
-CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 ORIENTATION_TAG = 0x0112
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp"}
 # Output colour spaces TurboJPEG can convert each JPEG colour space to (gray is the cheapest).
 _TURBO_COLORSPACES = {"YCbCr": "GRAY", "Gray": "GRAY", "RGB": "RGB", "CMYK": "CMYK", "YCCK": "CMYK"}
 # libjpeg warnings after which the decoder filled in pixels the file does not hold.
@@ -50,14 +47,20 @@ def unsupported(head: bytes) -> Refusal:
         return InvalidRequest(
             "empty_file", "The file is empty. Choose an image file and try again."
         )
+    kind = formats.sniff(head)
+    if kind is not None and not FORMATS[kind].accepted:
+        return UnsupportedType(UNSUPPORTED, FORMATS[kind].refusal)
     looks_like = describe(head)
     what = f"this file looks like {looks_like}" if looks_like else "this file is not one of them"
-    return UnsupportedType("unsupported_type", f"Only {ALLOWED} images are accepted; {what}.")
+    return UnsupportedType(
+        UNSUPPORTED, f"Only {formats.ACCEPTED_LABELS} images are accepted; {what}."
+    )
 
 
 def require_image(head: bytes) -> None:
     """Refuse a file that starts with `head` unless it is a format we take (415)."""
-    if formats.sniff(head) is None:
+    kind = formats.sniff(head)
+    if kind is None or not FORMATS[kind].accepted:
         raise unsupported(head)
 
 
@@ -65,7 +68,7 @@ def check_structure(buf: bytes | memoryview | mmap.mmap, limits: Limits) -> form
     try:
         structure = formats.parse(buf, limits.max_frames)
     except formats.FormatError as exc:
-        kind = UnsupportedType if exc.code == "unsupported_jpeg_variant" else InvalidImage
+        kind = UnsupportedType if exc.code in (UNSUPPORTED, UNSUPPORTED_JPEG) else InvalidImage
         raise kind(exc.code, exc.message) from exc
     check_limits(structure, limits)
     return structure
@@ -91,6 +94,7 @@ def check_limits(structure: formats.Structure, limits: Limits) -> None:
             f"The image is {width}x{height} = {width * height / 1e6:.1f} megapixels; the limit "
             f"is {limits.max_pixels / 1e6:g}. Resize it and try again.",
         )
+    _check_parts(structure, limits)
     decoded = structure.frames * width * height
     if structure.frames > 1 and decoded > limits.max_decoded_pixels:
         raise InvalidImage(
@@ -98,6 +102,25 @@ def check_limits(structure: formats.Structure, limits: Limits) -> None:
             f"The animation is {structure.frames} frames of {width}x{height} pixels = "
             f"{decoded / 1e6:,.0f} megapixels to decode; the limit is "
             f"{limits.max_decoded_pixels / 1e6:,.0f}. Use fewer frames or a smaller canvas.",
+        )
+
+
+def _check_parts(structure: formats.Structure, limits: Limits) -> None:
+    """A HEIF/AVIF decoder allocates each coded picture (tile, alpha plane) whole."""
+    for width, height in structure.parts:
+        if max(width, height) > limits.max_side or width * height > limits.max_pixels:
+            raise InvalidImage(
+                "image_too_large",
+                f"The image holds a coded picture of {width}x{height} pixels, over the limits "
+                f"({limits.max_side} a side, {limits.max_pixels / 1e6:g} megapixels). "
+                "Resize it and try again.",
+            )
+    decoded = sum(width * height for width, height in structure.parts)
+    if decoded > limits.max_decoded_pixels:
+        raise InvalidImage(
+            "image_too_large",
+            f"The image's tiles and planes decode to {decoded / 1e6:,.0f} megapixels; the limit "
+            f"is {limits.max_decoded_pixels / 1e6:,.0f}. Resize it and try again.",
         )
 
 
@@ -169,7 +192,7 @@ def _decode_frames(
     fp: BinaryIO, structure: formats.Structure, max_pixels: int, first_checked: bool
 ) -> int:
     Image.MAX_IMAGE_PIXELS = max_pixels
-    with Image.open(fp, formats=PILLOW_FORMATS[structure.format]) as im:
+    with Image.open(fp, formats=FORMATS[structure.format].pillow_formats) as im:
         if im.size != (structure.width, structure.height):
             raise corrupt(ValueError(f"header says {structure.width}x{structure.height}"))
         if structure.format == "jpeg":

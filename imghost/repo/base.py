@@ -48,6 +48,9 @@ class Upload:
     location: str | None = None
     purpose: str | None = None
     source_digest: str | None = None
+    # The format as uploaded ("heif", "jpeg"…: `imghost.ingest.formats.FORMATS`), which
+    # `content_type` differs from when the upload was stored as another format.
+    source_format: str | None = None
 
     @property
     def where(self) -> str:

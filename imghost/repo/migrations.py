@@ -73,7 +73,21 @@ def _v6_usage(conn: Connection) -> None:
     usage.create(conn, checkfirst=True)
 
 
-def _v7_variants(conn: Connection) -> None:
+def _v7_source_format(conn: Connection) -> None:
+    """Until now every upload was stored in the format it came in, which its content type
+    names, so older rows get that (a type not listed here stays NULL)."""
+    _add_column(conn, "uploads", "source_format VARCHAR(16)")
+    conn.execute(
+        text(
+            "UPDATE uploads SET source_format = CASE content_type"
+            " WHEN 'image/jpeg' THEN 'jpeg' WHEN 'image/png' THEN 'png'"
+            " WHEN 'image/gif' THEN 'gif' WHEN 'image/webp' THEN 'webp' END"
+            " WHERE source_format IS NULL"
+        )
+    )
+
+
+def _v8_variants(conn: Connection) -> None:
     """Model-ready variants of uploads (`imghost.vision`)."""
     variants.create(conn, checkfirst=True)
 
@@ -85,7 +99,8 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v4_leases,
     _v5_key_limits,
     _v6_usage,
-    _v7_variants,
+    _v7_source_format,
+    _v8_variants,
 )
 
 

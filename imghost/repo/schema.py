@@ -64,6 +64,8 @@ uploads = Table(
     # which finds a key's repeated upload before any work is done on it.
     Column("purpose", String(64), nullable=True),
     Column("source_digest", String(64), nullable=True),
+    # The format as uploaded; NULL only for rows a migration could not name (see v7).
+    Column("source_format", String(16), nullable=True),
     Index("ix_uploads_key_created", "key_id", "created_at"),
     Index("ix_uploads_key_source", "key_id", "source_digest"),
     Index("ix_uploads_expires", "expires_at"),

@@ -74,8 +74,9 @@ RUNTIME_SETTINGS: tuple[RuntimeSetting, ...] = (
     RuntimeSetting(
         "limits.max_decoded_pixels",
         500_000_000,
-        "Most pixels an animation may decode to: frames x canvas width x height (1e9 cost one "
-        "core 3 s for a GIF, 7 s for a WebP).",
+        "Most pixels an image may decode to: an animation's frames x canvas width x height "
+        "(1e9 cost one core 3 s for a GIF, 7 s for a WebP), a HEIC or AVIF's tiles and alpha "
+        "plane together.",
         integer(1, 100_000_000_000),
     ),
     RuntimeSetting(

@@ -24,8 +24,8 @@ from tests.http.test_settings_api import put
 
 FILE_FIELDS = {
     "id", "object", "bytes", "created_at", "expires_at", "filename", "purpose", "status",
-    "url", "mime_type", "size", "width", "height", "frames", "blake3", "key_id", "variants",
-    "vision",
+    "url", "mime_type", "source_format", "size", "width", "height", "frames", "blake3",
+    "key_id", "variants", "vision",
 }  # fmt: skip
 
 
@@ -61,6 +61,7 @@ def test_multipart_upload_answers_a_file_object(server: Server, user_key: str) -
         30,
         1,
     )
+    assert body["source_format"] == "png"
     assert body["purpose"] == "vision"
     assert body["filename"] == "cat.png"
     assert before + 259200 - 5 <= body["expires_at"] <= time.time() + 259200 + 5

@@ -1,9 +1,10 @@
 """Every file of the shared acceptance corpus, uploaded to a real server, gets its verdict.
 
 Accepted files must come back from their URL as the same image: same format family, same
-displayed size and frame count, and (when not re-encoded) the same pixels. Rejected files must
-get a 4xx envelope. `POLICY` lists where we knowingly differ from the corpus's recommendation;
-the README's "Image policy" section says the same, with the reasons.
+displayed size and frame count, and (when not re-encoded) the same pixels; HEIC and AVIF come
+back as JPEG of the same picture. Rejected files must get a 4xx envelope. `POLICY` lists where
+we knowingly differ from the corpus's recommendation, `SINCE_HEIF` the verdicts HEIC/AVIF
+support changed; the README's "Image policy" section says the same, with the reasons.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import pi_heif  # type: ignore[import-untyped]  # ships no type information
 import pytest
 import requests
 from PIL import Image, ImageOps
 
+from imghost.ingest import formats
 from tests.conftest import CORPUS, Server, auth, needs_corpus
 
 pytestmark = needs_corpus
@@ -29,6 +32,27 @@ POLICY: dict[str, str] = {
     "tricky/polyglot/fuzzdb_POC_phpinfo-metadata.jpg": "accept",
     "tricky/polyglot/fuzzdb_POC_phpinfo-metadata.gif": "accept",
 }
+
+_UNSUPPORTED = "invalid/unsupported-format/"
+# The manifest was written before HEIC/AVIF support and says `reject` for these:
+# path -> (our verdict, the refusal code we pin, why).
+SINCE_HEIF: dict[str, tuple[str, str | None, str]] = {
+    _UNSUPPORTED + "filetype_fixture-mif1.heic": (
+        "accept", None, "HEIC (mif1 brand, HEVC): accepted since HEIC/AVIF support, as JPEG"
+    ),
+    _UNSUPPORTED + "pillow_hopper.heif": (
+        "accept", None, "HEIC: accepted since HEIC/AVIF support, stored as JPEG"
+    ),
+    _UNSUPPORTED + "pillow_hopper.avif": (
+        "accept", None, "AVIF: accepted since HEIC/AVIF support, stored as JPEG"
+    ),
+    _UNSUPPORTED + "filetype_fixture-yuv420-8bit.avif": (
+        "accept", None, "AVIF 4:2:0: accepted since HEIC/AVIF support, stored as JPEG"
+    ),
+    _UNSUPPORTED + "pillow_star.avifs": (
+        "reject", "unsupported_type", "animated AVIF: refused (415), only stills are stored"
+    ),
+}  # fmt: skip
 
 # JPEG codings that browsers cannot show: stored re-encoded as baseline JPEG.
 REENCODED = {"tricky/jpeg-coding/ljt_testimgari.jpg", "tricky/jpeg-coding/sharp_testimgl.jpg"}
@@ -42,6 +66,7 @@ class Case:
     expected: str
     reason: str
     frames: str
+    code: str | None = None  # the refusal code, where the test pins it
 
     @property
     def file(self) -> Path:
@@ -53,10 +78,15 @@ def load_cases() -> list[Case]:
         return []
     with (CORPUS / "MANIFEST.tsv").open(newline="") as manifest:
         rows = list(csv.DictReader(manifest, delimiter="\t"))
-    return [
-        Case(row["path"], POLICY.get(row["path"], row["expected"]), row["reason"], row["frames"])
-        for row in rows
-    ]
+    return [_case(row) for row in rows]
+
+
+def _case(row: dict[str, str]) -> Case:
+    path = row["path"]
+    if path in SINCE_HEIF:
+        verdict, code, reason = SINCE_HEIF[path]
+        return Case(path, verdict, reason, row["frames"], code)
+    return Case(path, POLICY.get(path, row["expected"]), row["reason"], row["frames"])
 
 
 CASES = load_cases()
@@ -83,6 +113,7 @@ def test_corpus_file(server: Server, user_key: str, case: Case) -> None:
         assert body["success"] is False
         assert body["data"] is None
         assert body["code"]
+        assert case.code in (None, body["code"])
         return
     assert response.status_code == 200, f"{body} — {case.reason}"
     served = requests.get(body["data"], timeout=30)
@@ -98,6 +129,9 @@ def assert_same_image(original: bytes, stored: bytes, content_type: str, path: s
 
 
 def _assert_same_image(original: bytes, stored: bytes, content_type: str, path: str) -> None:
+    if path in SINCE_HEIF:
+        _assert_same_picture_as_jpeg(original, stored, content_type)
+        return
     with Image.open(io.BytesIO(original)) as before, Image.open(io.BytesIO(stored)) as after:
         family = PILLOW_FAMILY[before.format or ""]
         assert PILLOW_FAMILY[after.format or ""] == family
@@ -114,6 +148,18 @@ def _assert_same_image(original: bytes, stored: bytes, content_type: str, path: 
             assert _close(ImageOps.exif_transpose(before), after)
         else:
             assert _pixels(before) == _pixels(after)
+
+
+def _assert_same_picture_as_jpeg(original: bytes, stored: bytes, content_type: str) -> None:
+    if formats.sniff(original[: formats.SNIFF_BYTES]) == "heif":
+        heif = pi_heif.open_heif(io.BytesIO(original))
+        before = heif[heif.primary_index].to_pillow()
+    else:
+        before = Image.open(io.BytesIO(original))
+    with Image.open(io.BytesIO(stored)) as after:
+        assert (after.format, content_type) == ("JPEG", "image/jpeg")
+        assert after.size == before.size
+        assert _close(before, after)
 
 
 def _pixels(im: Image.Image) -> bytes:

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select, text
 
 from imghost.repo import migrations
 from imghost.repo.base import DuplicateKey, RepoUnavailable, Upload
-from imghost.repo.sql import SqlRepo
+from imghost.repo.schema import schema_version, uploads
+from imghost.repo.sql import SqlRepo, make_engine
 from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
 
 
@@ -219,3 +221,29 @@ def test_expiring_an_upload_ends_it_now_but_never_lengthens_it(repo: SqlRepo) ->
     assert {u.id for u in repo.expired(now=5000.5, limit=10)} == {forever.id, short.id}
     assert repo.get_upload(forever.id).expires_at == 5000.0  # type: ignore[union-attr]
     assert repo.get_upload(short.id).expires_at == 1000.0  # type: ignore[union-attr]
+
+
+def test_upgrading_to_source_format_names_the_older_uploads(database_url: str) -> None:
+    """Before v7 every upload was stored in the format it came in, so its type names it."""
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        schema_version.create(conn)
+        for number, migration in enumerate(migrations.MIGRATIONS[:6], start=1):
+            migration(conn)
+            conn.execute(insert(schema_version).values(version=number, applied_at=0.0))
+        # v1 creates today's tables: take the column away, as a v6 database has no such thing.
+        conn.execute(text("ALTER TABLE uploads DROP COLUMN source_format"))
+        for content_type in ("image/jpeg", "image/webp", "image/x-unknown"):
+            row = {**dataclasses.asdict(make_upload()), "content_type": content_type}
+            del row["source_format"]
+            conn.execute(insert(uploads).values(row))
+    engine.dispose()
+    repo = SqlRepo.connect(database_url, migrate=True)
+    with repo.engine.connect() as conn:
+        found = dict(conn.execute(select(uploads.c.content_type, uploads.c.source_format)).all())
+    assert found == {"image/jpeg": "jpeg", "image/webp": "webp", "image/x-unknown": None}
+    upload = dataclasses.replace(make_upload(), source_format="heif")
+    repo.begin_upload(upload)
+    repo.commit_upload(upload.id, None)
+    assert repo.get_upload(upload.id) == dataclasses.replace(upload, state="ready")
+    repo.close()

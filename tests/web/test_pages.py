@@ -22,6 +22,7 @@ import requests
 from PIL import Image
 
 from tests.conftest import ROOT, Server, auth, unique_png
+from tests.heif_files import heif_enc
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -222,6 +223,23 @@ def test_upload_page_file_picker_gives_a_working_url(web_server: Server, open_ta
     page.click("#forget-key")
     expect(page.locator("#key-input")).to_have_value("")
     assert page.evaluate("localStorage.getItem('imghost.key')") is None
+    assert tab.unexpected_errors() == []
+
+
+def test_a_heic_from_the_picker_shows_as_the_hosted_jpeg(
+    web_server: Server, open_tab: Any, tmp_path: Path
+) -> None:
+    """Chromium cannot show HEIC: the page previews the hosted JPEG once it is stored."""
+    key, _ = web_server.new_key()
+    tab = open_tab(web_server, "/")
+    tab.page.fill("#key-input", key)
+    heic = heif_enc(tmp_path, Image.new("RGB", (72, 40), (30, 90, 200)))
+    result = upload_through_page(tab.page, "IMG_0001.HEIC", heic, mime="image/heic")
+    expect(result).to_have_attribute("data-state", "done")
+    expect(result).to_contain_text("image/jpeg")
+    url = result.locator(".result-url").input_value()
+    assert url.endswith(".jpg")
+    expect(result.locator(f'.result-preview img[src="{url}"]')).to_be_visible()
     assert tab.unexpected_errors() == []
 
 

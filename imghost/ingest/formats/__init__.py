@@ -1,8 +1,9 @@
-"""Structural parsing and lossless metadata stripping for JPEG, PNG, GIF and WebP.
+"""The formats we take: sniffing, structural parsing, and lossless metadata stripping.
 
-Pure Python and dependency-free: the walkers read headers, chunk and segment tables and
+Pure Python and dependency-free: the walkers read headers, chunk, segment and box tables and
 skip compressed data without decoding a pixel, in linear time. Everything a file can do
-wrong is reported as a `FormatError` with a code and a sentence for the uploader.
+wrong is reported as a `FormatError` with a code and a sentence for the uploader. What each
+format becomes is the `FORMATS` table (`table.py`).
 """
 
 from __future__ import annotations
@@ -10,17 +11,31 @@ from __future__ import annotations
 import mmap
 from collections.abc import Callable
 
-from imghost.ingest.formats import gif, jpeg, png, webp
-from imghost.ingest.formats._common import CORRUPT, FormatError, Pieces, Structure
+from imghost.ingest.formats import gif, heif, jpeg, png, webp
+from imghost.ingest.formats._common import CORRUPT, UNSUPPORTED, FormatError, Pieces, Structure
+from imghost.ingest.formats.table import ACCEPTED_LABELS, FORMATS, Format
 
-__all__ = ["FormatError", "Structure", "parse", "sniff", "strip"]
+__all__ = [
+    "ACCEPTED_LABELS",
+    "FORMATS",
+    "SNIFF_BYTES",
+    "Format",
+    "FormatError",
+    "Structure",
+    "parse",
+    "sniff",
+    "strip",
+]
 
+SNIFF_BYTES = 32  # enough for an ftyp box's major brand and four compatible ones
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PARSERS: dict[str, Callable[[memoryview, int], Structure]] = {
     "jpeg": jpeg.parse,
     "png": png.parse,
     "gif": gif.parse,
     "webp": webp.parse,
+    "heif": heif.parse,
+    "avif": heif.parse,
 }
 _STRIPPERS: dict[str, Callable[[memoryview, Structure, int], Pieces]] = {
     "jpeg": jpeg.strip,
@@ -31,7 +46,10 @@ _STRIPPERS: dict[str, Callable[[memoryview, Structure, int], Pieces]] = {
 
 
 def sniff(head: bytes) -> str | None:
-    """The format named by the first bytes of a file (12 suffice), or None."""
+    """The `FORMATS` key named by the first bytes of a file (`SNIFF_BYTES` of them), or None.
+
+    It may name a format we refuse (`FORMATS[kind].accepted` says).
+    """
     if head[:3] == b"\xff\xd8\xff":
         return "jpeg"
     if head[:8] == _PNG_SIGNATURE:
@@ -40,7 +58,7 @@ def sniff(head: bytes) -> str | None:
         return "gif"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    return None
+    return heif.sniff(head)
 
 
 def parse(buf: bytes | memoryview | mmap.mmap, max_frames: int) -> Structure:
@@ -50,9 +68,11 @@ def parse(buf: bytes | memoryview | mmap.mmap, max_frames: int) -> Structure:
     `frames == max_frames + 1` (its `length` and `keep` then cover only the part walked).
     """
     with memoryview(buf) as whole, whole.cast("B") as view:
-        kind = sniff(bytes(view[:12]))
+        kind = sniff(bytes(view[:SNIFF_BYTES]))
         if kind is None:
-            raise FormatError(CORRUPT, "The file is not a JPEG, PNG, GIF or WebP image.")
+            raise FormatError(CORRUPT, f"The file is not a {ACCEPTED_LABELS} image.")
+        if not FORMATS[kind].accepted:
+            raise FormatError(UNSUPPORTED, FORMATS[kind].refusal)
         try:
             return _PARSERS[kind](view, max_frames)
         except FormatError as exc:

@@ -10,6 +10,7 @@ CORRUPT = "corrupt_image"
 TRUNCATED = "truncated_image"
 TRAILING = "trailing_data"
 UNSUPPORTED_JPEG = "unsupported_jpeg_variant"
+UNSUPPORTED = "unsupported_type"
 
 _ORIENTATION_TAG = 0x0112
 _TIFF_SHORT = 3
@@ -33,13 +34,21 @@ class FormatError(Exception):
 class Structure:
     """What a structural walk found, without decoding pixels."""
 
-    format: str  # "jpeg" | "png" | "gif" | "webp"
-    width: int  # canvas size from the header
+    format: str  # a key of `formats.FORMATS`
+    width: int  # canvas size from the header (for HEIF/AVIF before its rotation)
     height: int
     frames: int  # max_frames + 1 when the walk stopped counting early
     length: int  # offset just past the image proper; anything after it may only be padding
     keep: Ranges  # byte ranges that, joined, are the image without removable metadata
-    reencode: bool  # a JPEG coding browsers cannot show (arithmetic, lossless)
+    reencode: bool  # pixels must be encoded anew (a JPEG coding browsers cannot show, HEIF)
+    # HEIF/AVIF only, where the file itself says how to turn the picture upright: its
+    # irot/imir transformations, else its EXIF orientation, as an EXIF orientation value, and
+    # whether that came from irot/imir.
+    orientation: int = 1
+    transformed: bool = False
+    # HEIF/AVIF only: the size of every coded picture that decoding the image takes (grid
+    # tiles, the alpha plane), each of which a decoder allocates whole.
+    parts: tuple[tuple[int, int], ...] = ()
 
 
 class Budget:
@@ -126,6 +135,23 @@ def pieces_with_insert(view: memoryview, keep: Ranges, at: int, insert: bytes) -
     if not inserted:
         raise ValueError(f"offset {at} is not inside the kept ranges")
     return pieces
+
+
+def tiff_orientation(tiff: bytes | memoryview) -> int:
+    """The orientation tag (1-8) in the first IFD of a TIFF (an EXIF block); 1 if it has none."""
+    order = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
+    if order is None or len(tiff) < 8:
+        return 1
+    (ifd,) = struct.unpack_from(order + "I", tiff, 4)
+    if ifd + 2 > len(tiff):
+        return 1
+    (count,) = struct.unpack_from(order + "H", tiff, ifd)
+    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(tiff) - 11), 12):
+        tag, kind, number, value = struct.unpack_from(order + "HHIH", tiff, entry)
+        if tag == _ORIENTATION_TAG:
+            valid = kind == _TIFF_SHORT and number == 1 and 1 <= value <= 8
+            return value if valid else 1
+    return 1
 
 
 def orientation_tiff(orientation: int) -> bytes:

@@ -137,7 +137,9 @@ function enqueue(files) {
   if (!key) return;
   const expires = expiresIn();
   for (const file of files) {
-    const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : null;
+    // Most browsers cannot show HEIC: its preview is the hosted JPEG, once uploaded.
+    const showable = file.type.startsWith("image/") && !/^image\/hei[cf]/.test(file.type);
+    const preview = showable ? URL.createObjectURL(file) : null;
     const result = newResult(file.name || "pasted image", preview);
     queue.push({ file, key, expires, result });
   }
