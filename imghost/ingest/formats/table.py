@@ -1,8 +1,8 @@
 """Every format decision in one table: what is taken, how it is decoded, what it is stored as.
 
 The sniffer, the validator, the preparer, the OpenAPI document, the command-line uploader and
-the tests read this table. Only the storage-key patterns (`store.base`, which may not import
-ingest, and `http.images`) list the stored extensions again; a test holds them to it.
+the tests read this table. Only the storage-key codec (`store.keys`, which may not import
+ingest) lists the stored extensions again; a test holds it to the table.
 """
 
 from __future__ import annotations

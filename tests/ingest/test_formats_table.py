@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 from imghost.cli.uploader import IMAGE_SUFFIXES, is_image_name
-from imghost.http import images
 from imghost.ingest import formats
 from imghost.ingest.formats import FORMATS
-from imghost.store.base import KEY_PATTERN
+from imghost.store import keys
 from tests.conftest import ROOT
 
 ACCEPTED = {name: row for name, row in FORMATS.items() if row.accepted}
@@ -23,10 +22,11 @@ def test_every_accepted_format_is_stored_as_one_served_as_itself() -> None:
         for stored in (row.stored_as, row.stored_as_with_alpha):
             assert FORMATS[stored].accepted
             assert not FORMATS[stored].transcoded
-            # Stores find the bytes by the key's extension.
-            name = f"{'a' * 22}.{FORMATS[stored].extension}"
-            assert KEY_PATTERN.fullmatch(f"uploads/2026/01/{name}")
-            assert images._NAME.fullmatch(name)
+            # Stores and the image route find the bytes by the key's extension.
+            extension = FORMATS[stored].extension
+            assert keys.parse(f"uploads/2026/01/{'a' * 22}.{extension}").extension == extension
+    stored = {FORMATS[row.stored_as].extension for row in ACCEPTED.values()}
+    assert stored == set(keys.EXTENSIONS)
     assert {name for name, row in ACCEPTED.items() if row.transcoded} == {"heif", "avif"}
     assert FORMATS["heif"].stored_as == FORMATS["avif"].stored_as == "jpeg"
     assert FORMATS["heif"].stored_as_with_alpha == FORMATS["avif"].stored_as_with_alpha == "png"
