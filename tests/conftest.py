@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import random
 import secrets
 import signal
 import socket
@@ -37,10 +38,22 @@ IMGHOST = [sys.executable, "-m", "imghost"]
 START_TIMEOUT_SECONDS = 60
 
 
+# Below Linux's ephemeral range (32768-60999): a port handed out here and bound a moment later
+# by a server process cannot meanwhile be given to another test's port-0 listener by the
+# kernel (a fetch test's site once got a server's readiness probes that way).
+_SERVER_PORTS = range(20000, 32768)
+_random_ports = random.Random(os.getpid())
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    while True:
+        port = _random_ports.choice(_SERVER_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 @dataclass

@@ -174,7 +174,9 @@ def test_killed_workers_are_replaced_and_lose_nothing_acknowledged(own_server: S
         finally:
             stop.set()
         failures = sum(client.result() for client in clients)
-    assert failures <= 3 * len(clients), "more requests failed than were in flight at the kills"
+    # At a kill each client can lose its request in flight, and the retry it had just sent on
+    # a connection the dying worker accepted: two per client per kill, and nothing else.
+    assert failures <= 2 * 3 * len(clients), "more requests failed than the kills can explain"
 
     for url, data in acknowledged.items():
         response = requests.get(url, timeout=10)
