@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from rich.progress import (
 )
 
 from imghost.ingest.formats import FORMATS
+from imghost.vision.presets import PRESETS
 
 UPLOAD_ROUTE = "/v1/files/uploads"
 DEFAULT_JOBS = 4
@@ -61,9 +62,16 @@ class Uploaded:
     url: str
     size: int
     mime_type: str
+    # The URL of the variant asked for with `--for` (None without it).
+    variant_url: str | None = None
+
+    @property
+    def printed_url(self) -> str:
+        """The URL a person asked for: the variant's with `--for`, else the original's."""
+        return self.variant_url or self.url
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "path": str(self.path),
             "ok": True,
             "id": self.id,
@@ -71,6 +79,9 @@ class Uploaded:
             "size": self.size,
             "mime_type": self.mime_type,
         }
+        if self.variant_url is not None:
+            answer["variant_url"] = self.variant_url
+        return answer
 
 
 @dataclass(frozen=True)
@@ -229,14 +240,22 @@ def new_client(server: str, key: str, jobs: int) -> httpx.Client:
     )
 
 
-def result_of(path: Path, response: httpx.Response) -> Result:
-    """The file object on success; otherwise the `{"error": {...}}` body's message and code."""
+def result_of(path: Path, response: httpx.Response, preset: str | None = None) -> Result:
+    """The file object on success (with `preset`'s variant URL when one was asked for);
+    otherwise the `{"error": {...}}` body's message and code."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if response.is_success and isinstance(body, dict) and "url" in body:
-        return Uploaded(path, body["id"], body["url"], body["size"], body["mime_type"])
+        uploaded = Uploaded(path, body["id"], body["url"], body["size"], body["mime_type"])
+        if preset is None:
+            return uploaded
+        variant = (body.get("variants") or {}).get(preset)
+        if not isinstance(variant, dict) or not isinstance(variant.get("url"), str):
+            message = f"uploaded as {uploaded.url}, but the server answered no {preset!r} variant"
+            return Failed(path, message, response.status_code, "no_variant")
+        return replace(uploaded, variant_url=variant["url"])
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         return Failed(path, error["message"], response.status_code, error.get("code"))
@@ -246,10 +265,18 @@ def result_of(path: Path, response: httpx.Response) -> Result:
 
 
 def send(
-    client: httpx.Client, path: Path, expires_in: int | None, on_read: Callable[[int], None]
+    client: httpx.Client,
+    path: Path,
+    expires_in: int | None,
+    on_read: Callable[[int], None],
+    preset: str | None = None,
 ) -> Result:
-    """POST one file; every error becomes a `Failed`, so one bad file never stops the rest."""
+    """POST one file; every error becomes a `Failed`, so one bad file never stops the rest.
+
+    With `preset`, the server makes that variant before it answers (the `variants` field)."""
     data = {} if expires_in is None else {"expires_in": str(expires_in)}
+    if preset is not None:
+        data["variants"] = preset
     try:
         with _CountingFile(path, on_read) as stream:
             response = client.post(UPLOAD_ROUTE, files={"file": (path.name, stream)}, data=data)
@@ -259,11 +286,15 @@ def send(
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return Failed(path, f"cannot read the file: {reason}", code="unreadable_file")
-    return result_of(path, response)
+    return result_of(path, response, preset)
 
 
 def upload_file(
-    client: httpx.Client, file: LocalFile, expires_in: int | None, progress: ProgressSink
+    client: httpx.Client,
+    file: LocalFile,
+    expires_in: int | None,
+    progress: ProgressSink,
+    preset: str | None = None,
 ) -> Result:
     """Send one file, reporting its bytes and its end to `progress`."""
     read = 0
@@ -273,7 +304,7 @@ def upload_file(
         read += nbytes
         progress.advance(nbytes)
 
-    result = send(client, file.path, expires_in, on_read)
+    result = send(client, file.path, expires_in, on_read, preset)
     # A refused file may not have been read to its end; count the rest so the bar ends full.
     progress.advance(max(file.size - read, 0))
     progress.finished(result)
@@ -288,15 +319,19 @@ def upload_files(
     expires_in: int | None = None,
     jobs: int = DEFAULT_JOBS,
     progress: ProgressSink | None = None,
+    preset: str | None = None,
 ) -> Iterator[Result]:
     """Upload `files` with `jobs` in parallel, yielding results in input order as they are ready.
+    With `preset`, each upload's variant for it is made at once and its URL returned too.
 
     Stopping early (Ctrl-C, or closing the generator) cancels the uploads not yet started and
     waits only for the ones in flight.
     """
     sink = progress or NoProgress()
     with new_client(server, key, jobs) as client, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(upload_file, client, file, expires_in, sink) for file in files]
+        futures = [
+            pool.submit(upload_file, client, file, expires_in, sink, preset) for file in files
+        ]
         try:
             for future in futures:
                 yield future.result()
@@ -325,6 +360,15 @@ def upload_files(
     help="Seconds each upload lives (default: the server's expiry.files_ttl).",
 )
 @click.option(
+    "--for",
+    "preset",
+    metavar="PRESET",
+    help=(
+        f"Also make each upload's variant for a model ({', '.join(PRESETS)}) and print its URL "
+        "instead of the original's."
+    ),
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -342,10 +386,11 @@ def upload(
     server: str,
     key: str | None,
     expires_in: int | None,
+    preset: str | None,
     as_json: bool,
     jobs: int,
 ) -> None:
-    """Upload image files and folders; print each new URL, in input order.
+    """Upload image files and folders; print each new URL (with --for, its variant's), in order.
 
     Folders are walked recursively for image files (.jpg .jpeg .png .apng .gif .webp .heic
     .heif .hif .avif); files named explicitly are always sent, and the server refuses what is
@@ -353,6 +398,8 @@ def upload(
     """
     if not key:
         raise click.UsageError("no API key: pass --key sk-… or set IMGHOST_KEY.")
+    if preset is not None and not preset.strip():
+        raise click.UsageError("--for needs a preset name, e.g. --for claude.")
     files = find_files(Path(path) for path in paths)
     if not files:
         click.echo("no image files found", err=True)
@@ -361,7 +408,13 @@ def upload(
     show_progress = not as_json and sys.stderr.isatty()
     with progress_display(files, show_progress) as progress:
         for result in upload_files(
-            files, server=server, key=key, expires_in=expires_in, jobs=jobs, progress=progress
+            files,
+            server=server,
+            key=key,
+            expires_in=expires_in,
+            jobs=jobs,
+            progress=progress,
+            preset=preset,
         ):
             if isinstance(result, Failed):
                 failed.append(result)
@@ -370,7 +423,7 @@ def upload(
             if as_json:
                 print(json.dumps(result.as_json()), flush=True)
             elif isinstance(result, Uploaded):
-                print(result.url, flush=True)
+                print(result.printed_url, flush=True)
     if failed:
         click.echo(f"{len(failed)} of {len(files)} upload(s) failed:", err=True)
         for failure in failed:

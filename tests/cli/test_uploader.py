@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import requests
 from PIL import Image
 
-from imghost.cli.uploader import find_files
+from imghost.cli.uploader import Failed, find_files, result_of
+from imghost.vision.presets import PRESETS
 from tests.conftest import Server, auth, jpeg_bytes, unique_png
 from tests.http.test_settings_api import put
 
@@ -122,6 +124,8 @@ def test_json_lines_carry_results_and_refusals(
     assert result.returncode == 1
     uploaded, refused = json_lines(result.stdout)
 
+    # Without --for the line is as it always was.
+    assert list(uploaded) == ["path", "ok", "id", "url", "size", "mime_type"]
     assert uploaded["path"] == str(image)
     assert uploaded["ok"] is True
     assert uploaded["id"].startswith("file-")
@@ -172,3 +176,71 @@ def test_expires_in(server: Server, user_key: str, tmp_path: Path) -> None:
     assert described.status_code == 200
     # expires_at is whole seconds: created within [before, after], plus 60.
     assert int(before) + 60 <= described.json()["expires_at"] <= after + 60
+
+
+def test_for_a_preset_prints_its_variants_url(
+    server: Server, user_key: str, tmp_path: Path
+) -> None:
+    photo = write(tmp_path / "photo.jpg", jpeg_bytes(2000, 1500))
+    result = run_upload(str(photo), "--for", "claude", "--server", server.url, "--key", user_key)
+    assert result.returncode == 0, result.stderr
+    (url,) = result.stdout.splitlines()
+    assert url.endswith(".claude.jpg")
+    fetched = requests.get(url, timeout=30)
+    assert fetched.status_code == 200
+    assert fetched.headers["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(fetched.content)) as image:
+        assert image.size == PRESETS["claude"].plan(2000, 1500).size
+        assert image.width < 2000  # resized for Anthropic, not the original
+
+    # JSON lines keep the original's URL and add the variant's, made before the answer.
+    diagram = write(tmp_path / "diagram.png", unique_png(1800, 1200))
+    result = run_upload(
+        str(diagram), "--for", "openai", "--json", "--server", server.url, "--key", user_key
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = json_lines(result.stdout)
+    assert line["variant_url"].endswith(".openai.png")
+    described = requests.get(
+        f"{server.url}/v1/files/{line['id']}", headers=auth(user_key), timeout=10
+    ).json()
+    assert line["url"] == described["url"]
+    variant = described["variants"]["openai"]
+    assert variant["url"] == line["variant_url"]
+    assert variant["bytes"] is not None  # made at upload, not on its first GET
+    fetched = requests.get(line["variant_url"], timeout=30)
+    assert len(fetched.content) == variant["bytes"]
+    with Image.open(io.BytesIO(fetched.content)) as image:
+        assert image.size == (variant["width"], variant["height"]) == (1152, 768)
+
+
+def test_an_unknown_preset_is_refused_with_the_servers_message(
+    server: Server, user_key: str, tmp_path: Path
+) -> None:
+    image = write(tmp_path / "pic.png", unique_png(30, 20))
+    refused = requests.post(
+        server.url + "/v1/files/uploads",
+        headers=auth(user_key),
+        files={"file": (image.name, image.read_bytes())},
+        data={"variants": "gpt-9"},
+        timeout=30,
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_preset"
+
+    result = run_upload(str(image), "--for", "gpt-9", "--server", server.url, "--key", user_key)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert f"{image}: {error['message']} (400 invalid_preset)" in result.stderr
+    assert "claude" in error["message"]  # the server names the presets there are
+
+
+def test_a_server_that_makes_no_such_variant_is_a_failure(tmp_path: Path) -> None:
+    """A server older than variants answers the file object without them: say so."""
+    file = {"id": "file-x", "url": "http://img/x.png", "size": 3, "mime_type": "image/png"}
+    result = result_of(tmp_path / "x.png", httpx.Response(200, json=file), "claude")
+    assert isinstance(result, Failed)
+    assert result.code == "no_variant"
+    assert "http://img/x.png" in result.message
+    assert "'claude'" in result.message

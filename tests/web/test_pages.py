@@ -21,8 +21,10 @@ import pytest
 import requests
 from PIL import Image
 
+from imghost.vision.presets import PRESETS
 from tests.conftest import ROOT, Server, auth, unique_png
 from tests.heif_files import heif_enc
+from tests.http.test_variants import photo_jpeg
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -48,6 +50,7 @@ CSP = (
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
+TIMES = "\N{MULTIPLICATION SIGN}"  # the pages write sizes as 1270 TIMES 952
 # Chrome logs every 4xx/5xx answer as a console error; tests that provoke one allow it.
 HTTP_ERROR = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 
@@ -110,8 +113,15 @@ class Tab:
 def open_tab(browser: Browser) -> Iterator[Any]:
     contexts = []
 
-    def open_(server: Server, path: str, viewport: dict[str, int] = DESKTOP) -> Tab:
-        context = browser.new_context(viewport=viewport, base_url=server.url)
+    def open_(
+        server: Server,
+        path: str,
+        viewport: dict[str, int] = DESKTOP,
+        permissions: list[str] | None = None,
+    ) -> Tab:
+        context = browser.new_context(
+            viewport=viewport, base_url=server.url, permissions=permissions or []
+        )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
@@ -239,7 +249,93 @@ def test_a_heic_from_the_picker_shows_as_the_hosted_jpeg(
     expect(result).to_contain_text("image/jpeg")
     url = result.locator(".result-url").input_value()
     assert url.endswith(".jpg")
-    expect(result.locator(f'.result-preview img[src="{url}"]')).to_be_visible()
+    # The preview is the hosted JPEG's small variant, which the browser can show.
+    preview = url.removesuffix(".jpg") + ".openai-low.jpg"
+    expect(result.locator(f'.result-preview img[src="{preview}"]')).to_be_visible()
+
+
+def test_upload_page_shows_variants_tokens_and_content_blocks(
+    web_server: Server, open_tab: Any
+) -> None:
+    key, _ = web_server.new_key()
+    tab = open_tab(web_server, "/", permissions=["clipboard-read", "clipboard-write"])
+    page = tab.page
+    page.fill("#key-input", key)
+    result = upload_through_page(page, "photo.jpg", photo_jpeg(2400, 1600, seed=7), "image/jpeg")
+    expect(result).to_have_attribute("data-state", "done")
+    file_id = result.get_attribute("data-file-id")
+    described = requests.get(f"{web_server.url}/v1/files/{file_id}", headers=auth(key), timeout=30)
+    assert described.status_code == 200
+    file = described.json()
+
+    # Every preset, with the pixel size the server plans for it.
+    rows = result.locator(".result-variants tbody tr")
+    expect(rows).to_have_count(len(PRESETS))
+    assert [row.get_attribute("data-preset") for row in rows.all()] == list(PRESETS)
+    for preset, variant in file["variants"].items():
+        row = result.locator(f'.result-variants tr[data-preset="{preset}"]')
+        expect(row.locator(".variant-size")).to_have_text(
+            f"{variant['width']}{TIMES}{variant['height']}"
+        )
+        assert row.locator("a").get_attribute("href") == variant["url"]
+    assert file["variants"]["claude"]["width"] < 2400  # the sizes really differ from the original
+
+    # What each model sees and pays, and the server's warnings, word for word.
+    vision = file["vision"]
+    gpt4o = result.locator('.result-estimates tr[data-model="gpt-4o"]')
+    expect(gpt4o.locator(".estimate-tokens")).to_have_text(
+        f"{vision['estimates']['gpt-4o']['tokens']:,}"
+    )
+    seen = vision["estimates"]["gpt-4o"]["seen"]
+    expect(gpt4o.locator(".estimate-seen")).to_have_text(f"{seen[0]}{TIMES}{seen[1]}")
+    expect(result.locator(".result-estimates tbody tr")).to_have_count(len(vision["estimates"]))
+    expect(result.locator(".result-warnings li")).to_have_text(vision["warnings"])
+
+    # The preview loads the small variant, which makes it: its bytes show once it exists.
+    low = result.locator('.result-variants tr[data-preset="openai-low"] .variant-bytes')
+    expect(low).not_to_have_attribute("data-bytes", "")
+    expect(result.locator(".result-preview img")).to_have_attribute(
+        "src", file["variants"]["openai-low"]["url"]
+    )
+    made = requests.get(file["variants"]["openai-low"]["url"], timeout=30)
+    assert low.get_attribute("data-bytes") == str(len(made.content))
+
+    def copied(block: str) -> Any:
+        button = result.locator(f'[data-copy="{block}"]')
+        button.click()
+        expect(button).to_have_text("Copied")
+        text = page.evaluate("navigator.clipboard.readText()")
+        shown = result.locator(f'pre[data-block="{block}"]').text_content() or ""
+        assert json.loads(shown) == json.loads(text)
+        return json.loads(text)
+
+    original = file["url"]
+    assert copied("openai-chat") == {"type": "image_url", "image_url": {"url": original}}
+
+    # Choosing a variant: the URL field and every block take its URL (and Gemini its type).
+    claude = file["variants"]["claude"]
+    page.select_option(f"#{result.locator('.result-use').get_attribute('id')}", "claude")
+    expect(result.locator(".result-url")).to_have_value(claude["url"])
+    assert copied("openai-chat") == {"type": "image_url", "image_url": {"url": claude["url"]}}
+    assert copied("openai-responses") == {"type": "input_image", "image_url": claude["url"]}
+    assert copied("anthropic") == {
+        "type": "image",
+        "source": {"type": "url", "url": claude["url"]},
+    }
+    assert copied("gemini") == {"file_data": {"mime_type": "image/jpeg", "file_uri": claude["url"]}}
+    expect(result.locator('.result-variants tr[data-preset="claude"]')).to_have_class(
+        re.compile(r"\bchosen\b")
+    )
+    # The page fetched the chosen variant, so it is made and its bytes are known.
+    claude_bytes = result.locator('.result-variants tr[data-preset="claude"] .variant-bytes')
+    expect(claude_bytes).not_to_have_attribute("data-bytes", "")
+    fetched = requests.get(claude["url"], timeout=30)
+    assert fetched.status_code == 200
+    with Image.open(io.BytesIO(fetched.content)) as image:
+        assert image.size == (claude["width"], claude["height"])
+    assert claude_bytes.get_attribute("data-bytes") == str(len(fetched.content))
+    result.locator(".result-openai-wrap summary").click()
+    screenshot(page, "upload-variants")
     assert tab.unexpected_errors() == []
 
 
@@ -412,7 +508,12 @@ def test_console_settings_change_limits_uploads(settings_server: Server, open_ta
 
 def test_console_uploads_and_stats(web_server: Server, open_tab: Any) -> None:
     key, key_id = web_server.new_key()
-    uploaded = upload_with(web_server, key)
+    uploaded = requests.post(
+        web_server.url + "/v1/files/uploads",
+        headers=auth(key),
+        files={"file": ("big.png", unique_png(1800, 1200), "image/png")},
+        timeout=30,
+    )
     assert uploaded.status_code == 200
     file = uploaded.json()
 
@@ -421,9 +522,20 @@ def test_console_uploads_and_stats(web_server: Server, open_tab: Any) -> None:
     card = page.locator(f'.upload-card[data-file-id="{file["id"]}"]')
     expect(card).to_be_visible()
     expect(card).to_contain_text("image/png")
-    assert card.locator("img").get_attribute("loading") == "lazy"
+    thumb = card.locator("img")
+    assert thumb.get_attribute("loading") == "lazy"
     assert card.locator("a.thumb").get_attribute("rel") == "noopener"
-    expect(card.locator("img")).to_have_js_property("complete", True)
+    # The thumbnail is the 512 px variant; the link still opens the original.
+    small = file["variants"]["openai-low"]
+    assert thumb.get_attribute("src") == small["url"]
+    assert card.locator("a.thumb").get_attribute("href") == file["url"]
+    expect(thumb).to_have_js_property("complete", True)
+    expect(thumb).to_have_js_property("naturalWidth", small["width"])
+    served = requests.get(small["url"], timeout=30)
+    assert served.status_code == 200
+    assert served.headers["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(served.content)) as image:
+        assert image.size == (small["width"], small["height"]) == (512, 341)
     screenshot(page, "uploads")
 
     # Filters: by this key the card stays; a date range in the past leaves nothing.

@@ -274,9 +274,17 @@ function keyLabel(keyId) {
   return record?.name ? `${record.name} (${keyId})` : keyId;
 }
 
+// Thumbnails load the 512 px `openai-low` variant, not the original (which may be tens of MB);
+// should the variant fail, the original is tried once.
+const THUMB_PRESET = "openai-low";
+
 function uploadCard(file) {
-  const img = h("img", { src: file.url, alt: file.filename || file.id, loading: "lazy", decoding: "async" });
-  img.addEventListener("error", () => img.classList.add("broken"));
+  const thumb = file.variants?.[THUMB_PRESET]?.url || file.url;
+  const img = h("img", { src: thumb, alt: file.filename || file.id, loading: "lazy", decoding: "async" });
+  img.addEventListener("error", () => {
+    if (img.getAttribute("src") !== file.url) img.src = file.url;
+    else img.classList.add("broken");
+  });
   const open = h("a", { class: "button small secondary", href: file.url, target: "_blank", rel: "noopener" }, "Open");
   const remove = h("button", { type: "button", class: "button small danger upload-delete" }, "Delete");
   const card = h(

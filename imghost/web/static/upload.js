@@ -1,7 +1,7 @@
 // The upload page: files from the picker, drag and drop or the clipboard go to
 // POST /v1/files/uploads with live progress; URLs go to POST /v1/files/uploads/url.
 
-import { api, bindKeyField, copyButton, errorOf, formatBytes, h, relativeTime, say } from "./api.js";
+import { api, bindKeyField, copyButton, errorOf, formatBytes, formatNumber, h, relativeTime, say } from "./api.js";
 
 const MAX_PARALLEL = 3;
 
@@ -36,16 +36,45 @@ function expiresIn() {
 
 // ---- one result item per file or URL -------------------------------------------------------
 
+// What each preset is for, in a word (the server names the presets; unknown ones show bare).
+const PRESET_NOTES = {
+  openai: "OpenAI, high detail",
+  "openai-low": "OpenAI, low detail",
+  claude: "Anthropic",
+  "claude-hires": "Anthropic, high-res",
+  gemini: "Gemini",
+  kling: "Kling",
+  runway: "Runway",
+};
+
+// The content blocks a model API takes for an image at a URL.
+const BLOCKS = [
+  { id: "openai-chat", label: "OpenAI Chat", title: "OpenAI Chat Completions",
+    make: (url) => ({ type: "image_url", image_url: { url } }) },
+  { id: "openai-responses", label: "OpenAI Responses", title: "OpenAI Responses",
+    make: (url) => ({ type: "input_image", image_url: url }) },
+  { id: "anthropic", label: "Anthropic", title: "Anthropic Messages",
+    make: (url) => ({ type: "image", source: { type: "url", url } }) },
+  { id: "gemini", label: "Gemini", title: "Gemini",
+    make: (url, mime) => ({ file_data: { mime_type: mime, file_uri: url } }) },
+];
+
+function blockText(block, image) {
+  return JSON.stringify(block.make(image.url, image.mime_type), null, 2);
+}
+
 function formats(url) {
   return {
     url,
     markdown: `![](${url})`,
     html: `<img src="${url.replaceAll("&", "&amp;").replaceAll('"', "&quot;")}">`,
-    openai: JSON.stringify({ type: "image_url", image_url: { url } }, null, 2),
   };
 }
 
+let resultCount = 0;
+
 function newResult(name, previewUrl) {
+  resultCount += 1;
   const preview = h("div", { class: "result-preview" });
   if (previewUrl) {
     const img = h("img", { src: previewUrl, alt: "" });
@@ -58,7 +87,7 @@ function newResult(name, previewUrl) {
   const item = h("li", { class: "result card", dataset: { state: "pending" } }, preview, body);
   results.prepend(item);
   resultsHeading.hidden = false;
-  return { item, preview, body, progress, status, previewUrl };
+  return { item, preview, body, progress, status, previewUrl, n: resultCount };
 }
 
 function showProgress(result, loaded, total) {
@@ -69,19 +98,41 @@ function showProgress(result, loaded, total) {
   }
 }
 
-function showSuccess(result, file) {
+function pixels(image) {
+  return image.width && image.height ? `${image.width}×${image.height}` : "";
+}
+
+// The images a result can hand out: the original, then each variant, by preset ("" = original).
+function imagesOf(file) {
+  const images = new Map([["", { url: file.url, mime_type: file.mime_type, width: file.width, height: file.height }]]);
+  for (const [preset, variant] of Object.entries(file.variants || {})) {
+    if (variant && typeof variant.url === "string") images.set(preset, variant);
+  }
+  return images;
+}
+
+function showSuccess(result, file, key) {
   const { item, body, progress, status, preview } = result;
   item.dataset.state = "done";
+  item.dataset.fileId = file.id;
   progress.remove();
   const details = [formatBytes(file.bytes ?? file.size), file.mime_type];
   if (file.width && file.height) details.push(`${file.width}×${file.height}`);
   details.push(file.expires_at ? `expires ${relativeTime(file.expires_at)}` : "never expires");
   status.textContent = details.filter(Boolean).join(" · ");
 
-  if (!preview.querySelector("img")) {
-    preview.append(h("img", { src: file.url, alt: "" }));
-  }
-  const text = formats(file.url);
+  const images = imagesOf(file);
+  let chosen = images.get("");
+
+  // The image every copy button below hands out: the original or one of its variants.
+  const pickId = `use-${result.n}`;
+  const pick = h(
+    "select",
+    { id: pickId, class: "result-use", "aria-describedby": `${pickId}-help` },
+    [...images].map(([preset, image]) =>
+      h("option", { value: preset }, [preset || "Original", pixels(image), PRESET_NOTES[preset]].filter(Boolean).join(" · ")),
+    ),
+  );
   const urlField = h("input", {
     class: "result-url",
     type: "text",
@@ -91,31 +142,194 @@ function showSuccess(result, file) {
     spellcheck: "false",
   });
   urlField.addEventListener("focus", () => urlField.select());
+  const open = h("a", { class: "button small ghost", href: file.url, target: "_blank", rel: "noopener" }, "Open");
   const copies = h(
     "div",
-    { class: "result-copies", role: "group", "aria-label": "Copy as" },
-    copyButton("Copy URL", () => text.url, { class: "button small primary", dataset: { copy: "url" } }),
-    copyButton("Markdown", () => text.markdown, { dataset: { copy: "markdown" } }),
-    copyButton("HTML", () => text.html, { dataset: { copy: "html" } }),
-    copyButton("OpenAI", () => text.openai, { dataset: { copy: "openai" } }),
-    h("a", { class: "button small ghost", href: file.url, target: "_blank", rel: "noopener" }, "Open"),
+    { class: "result-copies", role: "group", "aria-label": "Copy the URL as" },
+    copyButton("Copy URL", () => formats(chosen.url).url, { class: "button small primary", dataset: { copy: "url" } }),
+    copyButton("Markdown", () => formats(chosen.url).markdown, { dataset: { copy: "markdown" } }),
+    copyButton("HTML", () => formats(chosen.url).html, { dataset: { copy: "html" } }),
+    open,
   );
-  const openai = h(
+  const blockButtons = h(
+    "div",
+    { class: "result-copies result-blocks", role: "group", "aria-labelledby": `${pickId}-blocks` },
+    h("span", { id: `${pickId}-blocks`, class: "copies-label" }, "Copy a content block:"),
+    BLOCKS.map((block) =>
+      copyButton(block.label, () => blockText(block, chosen), { dataset: { copy: block.id }, title: `${block.title} content block` }),
+    ),
+  );
+  const shown = BLOCKS.map((block) =>
+    h("pre", { class: `result-block${block.id === "openai-chat" ? " result-openai" : ""}`, dataset: { block: block.id } }, h("code", {}, "")),
+  );
+  const blocksWrap = h(
     "details",
     { class: "result-openai-wrap" },
-    h("summary", {}, "OpenAI content block"),
-    h("pre", { class: "result-openai" }, h("code", {}, text.openai)),
+    h("summary", {}, "Show the content blocks"),
+    BLOCKS.flatMap((block, i) => [h("p", { class: "block-title" }, block.title), shown[i]]),
   );
-  body.append(urlField, copies, openai);
-  if (result.previewUrl) {
-    // The hosted copy is cached now; free the local one once the real image shows.
-    const img = preview.querySelector("img");
-    const swap = h("img", { src: file.url, alt: "" });
-    swap.addEventListener("load", () => {
-      img?.replaceWith(swap);
-      URL.revokeObjectURL(result.previewUrl);
-    });
+  const fill = () => {
+    urlField.value = chosen.url;
+    open.href = chosen.url;
+    BLOCKS.forEach((block, i) => (shown[i].firstChild.textContent = blockText(block, chosen)));
+  };
+  fill();
+  body.append(
+    h("div", { class: "result-pick" }, h("label", { for: pickId }, "Image"), pick),
+    h("p", { id: `${pickId}-help`, class: "help" }, "The URL and every copy button below use this image."),
+    urlField,
+    copies,
+    blockButtons,
+    blocksWrap,
+  );
+
+  const models = modelsSection(result, file);
+  if (models) item.append(models.section);
+  // Bytes of variants show once they are made: after this page fetched one, ask again.
+  const refresh = async () => {
+    try {
+      const fresh = await api(key, "GET", `/v1/files/${encodeURIComponent(file.id)}`);
+      models?.update(fresh);
+    } catch {
+      // The sizes stay as they were; nothing else depends on them.
+    }
+  };
+  pick.addEventListener("change", () => {
+    chosen = images.get(pick.value) || images.get("");
+    fill();
+    models?.choose(pick.value);
+    if (pick.value && models && !models.made(pick.value)) warm(chosen.url).then(refresh);
+  });
+
+  // A small variant for the preview (the original may be tens of MB); its load makes it.
+  const small = file.variants?.["openai-low"]?.url || file.url;
+  const swap = h("img", { src: small, alt: "" });
+  swap.addEventListener("error", () => {
+    if (swap.getAttribute("src") !== file.url) swap.src = file.url;
+  });
+  swap.addEventListener("load", () => {
+    preview.querySelector("img")?.remove();
+    preview.append(swap);
+    if (result.previewUrl) URL.revokeObjectURL(result.previewUrl);
+    if (small !== file.url) refresh();
+  });
+}
+
+// Fetch an image as <img> does (img-src allows the public URL's origin, connect-src may not):
+// a variant's first fetch makes it, so a provider's fetch later finds it ready.
+function warm(url) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.addEventListener("load", resolve);
+    img.addEventListener("error", resolve);
+    img.src = url;
+  });
+}
+
+// Variants with their sizes, what each model sees and pays, and the server's warnings.
+function modelsSection(result, file) {
+  const variants = file.variants && typeof file.variants === "object" ? file.variants : null;
+  const vision = file.vision && typeof file.vision === "object" ? file.vision : null;
+  if (!variants && !vision) return null;
+  const id = `models-${result.n}`;
+  const section = h("section", { class: "result-models", "aria-labelledby": id });
+  section.append(h("h3", { id, class: "models-title" }, "For models"));
+
+  const warnings = Array.isArray(vision?.warnings) ? vision.warnings : [];
+  if (warnings.length) {
+    section.append(
+      h("ul", { class: "result-warnings", "aria-label": "Warnings" }, warnings.map((text) => h("li", {}, String(text)))),
+    );
   }
+  const accepted = Object.entries(vision?.accepted_as_is || {});
+  if (accepted.length) {
+    const yes = accepted.filter(([, ok]) => ok).map(([name]) => name);
+    const no = accepted.filter(([, ok]) => !ok).map(([name]) => name);
+    section.append(
+      h(
+        "p",
+        { class: "result-accepted small" },
+        yes.length ? `Accepted as is by ${yes.join(", ")}.` : "",
+        yes.length && no.length ? " " : "",
+        no.length ? h("strong", {}, `Use a variant for ${no.join(", ")}.`) : "",
+      ),
+    );
+  }
+
+  const bytesCells = new Map();
+  const grid = h("div", { class: "models-grid" });
+  if (variants) {
+    const rows = Object.entries(variants).map(([preset, variant]) => {
+      const bytes = h("td", { class: "num variant-bytes" });
+      bytesCells.set(preset, bytes);
+      return h(
+        "tr",
+        { dataset: { preset } },
+        h("th", { scope: "row" }, h("code", {}, preset), PRESET_NOTES[preset] ? h("div", { class: "muted small" }, PRESET_NOTES[preset]) : null),
+        h("td", { class: "num variant-size" }, pixels(variant)),
+        bytes,
+        h("td", { class: "actions" }, h("a", { href: variant.url, target: "_blank", rel: "noopener", "aria-label": `Open the ${preset} variant` }, "Open")),
+      );
+    });
+    grid.append(
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "table compact result-variants" },
+          h("caption", {}, "Variants", h("span", { class: "muted small" }, " · bytes once made, on first fetch")),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Preset"), h("th", { scope: "col", class: "num" }, "Pixels"), h("th", { scope: "col", class: "num" }, "Bytes"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Link")))),
+          h("tbody", {}, rows),
+        ),
+      ),
+    );
+  }
+  const estimates = Object.entries(vision?.estimates || {});
+  if (estimates.length) {
+    const rows = estimates.map(([model, estimate]) =>
+      h(
+        "tr",
+        { dataset: { model } },
+        h("th", { scope: "row" }, h("code", {}, model)),
+        h("td", { class: "num estimate-tokens", dataset: { tokens: estimate?.tokens ?? "" } }, formatNumber(estimate?.tokens)),
+        h("td", { class: "num estimate-seen" }, Array.isArray(estimate?.seen) ? estimate.seen.join("×") : ""),
+      ),
+    );
+    grid.append(
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "table compact result-estimates" },
+          h("caption", {}, "Tokens per image", vision.rules_version ? h("span", { class: "muted small" }, ` · rules ${vision.rules_version}`) : null),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Model"), h("th", { scope: "col", class: "num" }, "Tokens"), h("th", { scope: "col", class: "num" }, "Seen as"))),
+          h("tbody", {}, rows),
+        ),
+      ),
+    );
+  }
+  section.append(grid);
+
+  let known = variants || {};
+  const update = (fresh) => {
+    known = fresh?.variants || known;
+    for (const [preset, cell] of bytesCells) {
+      const made = known[preset]?.bytes;
+      cell.textContent = made === null || made === undefined ? "—" : formatBytes(made);
+      cell.dataset.bytes = made ?? "";
+      cell.title = made === null || made === undefined ? "Not made yet: its first fetch makes it" : `${formatNumber(made)} bytes`;
+    }
+  };
+  update(file);
+  // The row of the image the copy buttons hand out stands out.
+  const choose = (preset) => {
+    for (const row of section.querySelectorAll("tr[data-preset]")) {
+      row.classList.toggle("chosen", row.dataset.preset === preset);
+    }
+  };
+  return { section, update, choose, made: (preset) => Boolean(known[preset]?.bytes) };
 }
 
 function showError(result, message) {
@@ -179,7 +393,7 @@ function upload({ file, key, expires, result }) {
       } catch {
         body = null;
       }
-      if (xhr.status >= 200 && xhr.status < 300 && body && body.url) showSuccess(result, body);
+      if (xhr.status >= 200 && xhr.status < 300 && body && body.url) showSuccess(result, body, key);
       else showError(result, errorOf(body, xhr.status).message);
       resolve();
     });
@@ -258,7 +472,7 @@ urlForm.addEventListener("submit", async (event) => {
   urlSubmit.disabled = true;
   try {
     const file = await api(key, "POST", "/v1/files/uploads/url", { json: payload });
-    showSuccess(result, file);
+    showSuccess(result, file, key);
     urlInput.value = "";
   } catch (error) {
     showError(result, error.message);
