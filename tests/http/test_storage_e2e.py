@@ -181,6 +181,15 @@ def test_store_outage_answers_503_and_records_nothing(single: Server, tmp_path: 
         own.stop()
 
 
+def v1_upload(server: Server, key: str, filename: str, data: bytes) -> requests.Response:
+    return requests.post(
+        server.url + "/v1/files/uploads",
+        headers=auth(key),
+        files={"file": (filename, data)},
+        timeout=60,
+    )
+
+
 def test_s3_public_mode_makes_every_variant_at_upload(single: Server, seaweed: SeaweedS3) -> None:
     # GETs of public URLs go to the CDN, never to imghost: no variant could be made on demand.
     key, _ = single.new_key()
@@ -189,12 +198,7 @@ def test_s3_public_mode_makes_every_variant_at_upload(single: Server, seaweed: S
     with cdn_in_front_of(bucket) as cdn:
         changes |= {"storage.s3.get_mode": "public", "storage.s3.public_base_url": cdn}
         assert put(single, changes).status_code == 200
-        answer = requests.post(
-            single.url + "/v1/files/uploads",
-            headers=auth(key),
-            files={"file": ("wide.png", png_bytes(3000, 1000), "image/png")},
-            timeout=60,
-        )
+        answer = v1_upload(single, key, "wide.png", png_bytes(3000, 1000))
         assert answer.status_code == 200, answer.text
         for preset, variant in answer.json()["variants"].items():
             assert variant["bytes"] is not None, preset
@@ -210,12 +214,7 @@ def test_s3_proxy_mode_makes_a_variant_from_the_stored_object(
 ) -> None:
     key, _ = single.new_key()
     assert put(single, s3_changes(seaweed, get_mode="proxy")).status_code == 200
-    answer = requests.post(
-        single.url + "/v1/files/uploads",
-        headers=auth(key),
-        files={"file": ("tall.png", png_bytes(1000, 3000), "image/png")},
-        timeout=60,
-    )
+    answer = v1_upload(single, key, "tall.png", png_bytes(1000, 3000))
     variant = answer.json()["variants"]["claude"]
     assert variant["bytes"] is None
     served = requests.get(variant["url"], timeout=60)
@@ -230,12 +229,7 @@ def test_s3_redirect_mode_serves_variants_without_a_redirect(
 ) -> None:
     key, _ = single.new_key()
     assert put(single, s3_changes(seaweed, get_mode="redirect")).status_code == 200
-    answer = requests.post(
-        single.url + "/v1/files/uploads",
-        headers=auth(key),
-        files={"file": ("r.png", png_bytes(900, 700), "image/png")},
-        timeout=60,
-    )
+    answer = v1_upload(single, key, "r.png", png_bytes(900, 700))
     body = answer.json()
     assert requests.get(body["url"], allow_redirects=False, timeout=30).status_code == 302
     served = requests.get(body["variants"]["runway"]["url"], allow_redirects=False, timeout=60)

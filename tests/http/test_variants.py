@@ -36,10 +36,18 @@ def photo_jpeg(width: int, height: int, seed: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def phone(server: Server, user_key: str) -> dict[str, object]:
+    return uploaded(server, user_key, "phone.jpg", photo_jpeg(*PHONE, seed=1))
+
+
+def uploaded(
+    server: Server, key: str, filename: str, data: bytes, **form: str
+) -> dict[str, object]:
+    """The file object of a `/v1/files/uploads` upload of `data`, with `form`'s fields."""
     answer = requests.post(
         server.url + "/v1/files/uploads",
-        headers=auth(user_key),
-        files={"file": ("phone.jpg", photo_jpeg(*PHONE, seed=1), "image/jpeg")},
+        headers=auth(key),
+        files={"file": (filename, data)},
+        data=form,
         timeout=60,
     )
     assert answer.status_code == 200, answer.text
@@ -130,13 +138,8 @@ def test_a_variant_is_made_on_its_first_get_and_served_like_an_original(
 def test_twenty_parallel_first_gets_make_a_variant_once(own_server: Server) -> None:
     server = own_server.start()  # two workers: the race is between processes too
     key, _ = server.new_key()
-    answer = requests.post(
-        server.url + "/v1/files/uploads",
-        headers=auth(key),
-        files={"file": ("race.jpg", photo_jpeg(*PHONE, seed=2), "image/jpeg")},
-        timeout=60,
-    )
-    url = str(variant_of(answer.json(), "claude-hires")["url"])
+    file = uploaded(server, key, "race.jpg", photo_jpeg(*PHONE, seed=2))
+    url = str(variant_of(file, "claude-hires")["url"])
     with ThreadPoolExecutor(20) as pool:
         bodies = list(pool.map(lambda _: requests.get(url, timeout=120), range(20)))
     assert [body.status_code for body in bodies] == [200] * 20
@@ -148,15 +151,10 @@ def test_twenty_parallel_first_gets_make_a_variant_once(own_server: Server) -> N
 def test_variants_asked_for_at_upload_are_made_before_the_answer(
     server: Server, user_key: str
 ) -> None:
-    answer = requests.post(
-        server.url + "/v1/files/uploads",
-        headers=auth(user_key),
-        files={"file": ("eager.jpg", photo_jpeg(2000, 1000, seed=3), "image/jpeg")},
-        data={"variants": "openai, kling"},
-        timeout=60,
+    file = uploaded(
+        server, user_key, "eager.jpg", photo_jpeg(2000, 1000, seed=3), variants="openai, kling"
     )
-    assert answer.status_code == 200, answer.text
-    made = {preset for preset in PRESETS if variant_of(answer.json(), preset)["bytes"]}
+    made = {preset for preset in PRESETS if variant_of(file, preset)["bytes"]}
     assert made == {"openai", "kling"}
 
 
@@ -203,14 +201,9 @@ def test_a_variant_of_another_type_or_an_unknown_preset_is_not_found(
 
 
 def test_deleting_an_upload_removes_its_variants(server: Server, user_key: str) -> None:
-    answer = requests.post(
-        server.url + "/v1/files/uploads",
-        headers=auth(user_key),
-        files={"file": ("gone.jpg", photo_jpeg(1600, 1200, seed=4), "image/jpeg")},
-        data={"variants": "claude,openai"},
-        timeout=60,
+    file = uploaded(
+        server, user_key, "gone.jpg", photo_jpeg(1600, 1200, seed=4), variants="claude,openai"
     )
-    file = answer.json()
     paths = [
         server.data_dir / urlsplit(str(variant_of(file, preset)["url"])).path.lstrip("/")
         for preset in ("claude", "openai")
@@ -227,14 +220,7 @@ def test_deleting_an_upload_removes_its_variants(server: Server, user_key: str) 
 def test_an_expired_upload_takes_its_variants_with_it(own_server: Server) -> None:
     server = own_server.start()
     key, _ = server.new_key()
-    answer = requests.post(
-        server.url + "/v1/files/uploads",
-        headers=auth(key),
-        files={"file": ("old.jpg", photo_jpeg(1600, 1200, seed=5), "image/jpeg")},
-        data={"variants": "gemini"},
-        timeout=60,
-    )
-    file = answer.json()
+    file = uploaded(server, key, "old.jpg", photo_jpeg(1600, 1200, seed=5), variants="gemini")
     variant = server.data_dir / urlsplit(str(variant_of(file, "gemini")["url"])).path.lstrip("/")
     assert variant.exists()
     with sqlite3.connect(server.data_dir / "imghost.db") as db:
