@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
@@ -55,6 +56,8 @@ class Variants:
         # checked (expiry, deletion) before a variant is looked for.
         self._ready: OrderedDict[tuple[str, str], Variant] = OrderedDict()
         self._remembered = remembered
+        # The event loop reads the memory while worker threads fill it.
+        self._lock = threading.Lock()
         self._maker = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     def ready(self, upload: Upload) -> dict[str, Variant]:
@@ -69,21 +72,30 @@ class Variants:
                 found.setdefault(variant.upload_id, {})[variant.preset] = variant
         return found
 
+    def remembered(self, upload_id: str, preset: str) -> Variant | None:
+        """The ready variant if this process has seen it; asks nothing of any backend."""
+        with self._lock:
+            found = self._ready.get((upload_id, preset))
+            if found is not None:
+                self._ready.move_to_end((upload_id, preset))
+            return found
+
     def get(self, upload: Upload, preset: str, store: Store) -> Variant:
         """The ready variant, made now if it is not yet (blocking: run it on a worker thread)."""
-        remembered = self._ready.get((upload.id, preset))
+        remembered = self.remembered(upload.id, preset)
         if remembered is not None:
-            self._ready.move_to_end((upload.id, preset))
             return remembered
         variant = self._get_or_make(upload, preset, store)
-        self._ready[(upload.id, preset)] = variant
-        while len(self._ready) > self._remembered:
-            self._ready.popitem(last=False)
+        with self._lock:
+            self._ready[(upload.id, preset)] = variant
+            while len(self._ready) > self._remembered:
+                self._ready.popitem(last=False)
         return variant
 
     def forget(self, upload_id: str) -> None:
-        for remembered in [key for key in self._ready if key[0] == upload_id]:
-            del self._ready[remembered]
+        with self._lock:
+            for remembered in [key for key in self._ready if key[0] == upload_id]:
+                del self._ready[remembered]
 
     def _get_or_make(self, upload: Upload, preset: str, store: Store) -> Variant:
         expected = planned(upload, preset)

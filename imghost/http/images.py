@@ -113,12 +113,18 @@ async def serve_key(request: Request, key: keys.ImageKey) -> Response:
 async def _variant(request: Request, upload: Upload, key: keys.ImageKey, store: Store) -> Upload:
     """The variant `key` names, as the image to serve in the upload's place; made if need be."""
     assert key.preset is not None
-    if key.preset not in PRESETS or planned(upload, key.preset).storage_key != str(key):
+    variants = services_of(request).variants
+    # A variant this process has served before costs no thread hop, as a remembered upload.
+    variant = variants.remembered(upload.id, key.preset)
+    if variant is None:
+        if key.preset not in PRESETS or planned(upload, key.preset).storage_key != str(key):
+            raise not_found()
+        try:
+            variant = await run_blocking(variants.get, upload, key.preset, store)
+        except (StoreUnavailable, RepoUnavailable) as exc:
+            raise image_unavailable("storage_unavailable", exc) from exc
+    if variant.storage_key != str(key):
         raise not_found()
-    try:
-        variant = await run_blocking(services_of(request).variants.get, upload, key.preset, store)
-    except (StoreUnavailable, RepoUnavailable) as exc:
-        raise image_unavailable("storage_unavailable", exc) from exc
     return replace(
         upload,
         storage_key=variant.storage_key,
