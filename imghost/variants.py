@@ -52,9 +52,10 @@ class Variants:
     def __init__(self, repo: Repo, work_dir: Path, remembered: int = 4096) -> None:
         self.repo = repo
         self.work_dir = work_dir
-        # Ready records never change while their upload lives; the upload's own record is
-        # checked (expiry, deletion) before a variant is looked for.
-        self._ready: OrderedDict[tuple[str, str], Variant] = OrderedDict()
+        # Ready records never change while their upload lives in its store; the upload's own
+        # record is checked (expiry, deletion) before a variant is looked for, and a move to
+        # another store (which makes its variants again there) changes the key.
+        self._ready: OrderedDict[tuple[str, str, str], Variant] = OrderedDict()
         self._remembered = remembered
         # The event loop reads the memory while worker threads fill it.
         self._lock = threading.Lock()
@@ -72,22 +73,23 @@ class Variants:
                 found.setdefault(variant.upload_id, {})[variant.preset] = variant
         return found
 
-    def remembered(self, upload_id: str, preset: str) -> Variant | None:
+    def remembered(self, upload: Upload, preset: str) -> Variant | None:
         """The ready variant if this process has seen it; asks nothing of any backend."""
+        key = (upload.id, upload.store, preset)
         with self._lock:
-            found = self._ready.get((upload_id, preset))
+            found = self._ready.get(key)
             if found is not None:
-                self._ready.move_to_end((upload_id, preset))
+                self._ready.move_to_end(key)
             return found
 
     def get(self, upload: Upload, preset: str, store: Store) -> Variant:
         """The ready variant, made now if it is not yet (blocking: run it on a worker thread)."""
-        remembered = self.remembered(upload.id, preset)
+        remembered = self.remembered(upload, preset)
         if remembered is not None:
             return remembered
         variant = self._get_or_make(upload, preset, store)
         with self._lock:
-            self._ready[(upload.id, preset)] = variant
+            self._ready[(upload.id, upload.store, preset)] = variant
             while len(self._ready) > self._remembered:
                 self._ready.popitem(last=False)
         return variant

@@ -102,8 +102,8 @@ async def test_a_ready_variant_is_remembered_and_forgotten_with_its_upload(
 ) -> None:
     upload = await stored(app)
     variants = fresh_variants(app, tmp_path)
-    assert variants.remembered(upload.id, "kling") is None
+    assert variants.remembered(upload, "kling") is None
     made = variants.get(upload, "kling", store)
-    assert variants.remembered(upload.id, "kling") == made
+    assert variants.remembered(upload, "kling") == made
     variants.forget(upload.id)
-    assert variants.remembered(upload.id, "kling") is None
+    assert variants.remembered(upload, "kling") is None

@@ -115,7 +115,7 @@ async def _variant(request: Request, upload: Upload, key: keys.ImageKey, store: 
     assert key.preset is not None
     variants = services_of(request).variants
     # A variant this process has served before costs no thread hop, as a remembered upload.
-    variant = variants.remembered(upload.id, key.preset)
+    variant = variants.remembered(upload, key.preset)
     if variant is None:
         if key.preset not in PRESETS or planned(upload, key.preset).storage_key != str(key):
             raise not_found()

@@ -135,7 +135,8 @@ class Repo(Protocol):
         ...
 
     def move_upload(self, upload_id: str, store: str, location: str | None) -> None:
-        """Point a ready upload at a copy of its bytes in another store."""
+        """Point a ready upload at a copy of its bytes in another store; its variants' records
+        go, so they are made again there (the old objects stay behind, as the old copy does)."""
         ...
 
     def uploads_outside(self, store: str, after_id: str, limit: int) -> list[Upload]:

@@ -192,6 +192,8 @@ class SqlRepo(VariantRecords):
                 .where(uploads.c.id == upload_id)
                 .values(store=store, location=location)
             )
+            # Variants live in their upload's store: they are made again in the new one.
+            conn.execute(delete(variants).where(variants.c.upload_id == upload_id))
 
     def uploads_outside(self, store: str, after_id: str, limit: int) -> list[Upload]:
         query = (

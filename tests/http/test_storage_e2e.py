@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from imghost.repo.base import Upload
 from imghost.repo.schema import uploads
 from tests.cdn import cdn_in_front_of
-from tests.conftest import Server, auth, bucket_of, png_bytes, s3_changes
+from tests.conftest import Server, auth, bucket_of, eventually, png_bytes, s3_changes
 from tests.http.test_serve import assert_ranges_follow_rfc_9110
 from tests.http.test_settings_api import put
 from tests.seaweed import SeaweedS3, start_seaweed
@@ -236,3 +236,21 @@ def test_s3_redirect_mode_serves_variants_without_a_redirect(
     assert served.status_code == 200
     assert served.headers["Content-Type"] == "image/png"
     assert any("redirect mode" in warning for warning in body["vision"]["warnings"])
+
+
+def test_a_migrated_upload_makes_its_variants_again_in_the_new_store(
+    single: Server, seaweed: SeaweedS3
+) -> None:
+    key, _ = single.new_key()
+    file = v1_upload(single, key, "m.png", png_bytes(1200, 900)).json()
+    claude = file["variants"]["claude"]["url"]
+    before = requests.get(claude, timeout=60)
+    assert before.status_code == 200
+    assert put(single, s3_changes(seaweed, get_mode="proxy")).status_code == 200
+    assert "copied 1 upload(s)" in single.cli("migrate-store", "--to", "s3")
+    # The local copies are gone, as after a move to a new machine: only S3 holds the image.
+    for path in (single.data_dir / "uploads").rglob("*.png"):
+        path.unlink()
+    # Workers see the move once their memory of the upload's record lapses (a few seconds).
+    assert eventually(lambda: requests.get(claude, timeout=60).status_code == 200)
+    assert requests.get(claude, timeout=60).content == before.content
