@@ -110,7 +110,13 @@ class Variants:
             if found.state == "ready":
                 return found
             if mine:
-                return self._make(upload, expected, store)
+                try:
+                    return self._make(upload, expected, store)
+                except BaseException:
+                    # The next request makes it at once instead of waiting out this claim.
+                    with contextlib.suppress(Exception):
+                        self.repo.release_variant(expected, self._maker)
+                    raise
             # Another maker has it: read (not claim) until it is ready or its time runs out.
             while time.monotonic() < deadline:
                 time.sleep(WAIT_SECONDS)

@@ -107,3 +107,24 @@ async def test_a_ready_variant_is_remembered_and_forgotten_with_its_upload(
     assert variants.remembered(upload, "kling") == made
     variants.forget(upload.id)
     assert variants.remembered(upload, "kling") is None
+
+
+async def test_a_variant_that_cannot_be_made_at_upload_does_not_fail_the_upload(
+    app: App, store: MemoryStore
+) -> None:
+    store.fail("open_range")  # the original cannot be read back to make the variant from
+    async with app.client() as client:
+        answer = await client.post(
+            "/api/upload",
+            headers=auth(app.key),
+            files={"file": png_bytes(900, 600)},
+            data={"for": "claude"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"].endswith(".claude.png")
+    assert app.upload_rows() == 1
+    store.recover()
+    async with app.client() as client:
+        made = await client.get(answer.json()["data"].removeprefix("http://imghost.test"))
+    assert made.status_code == 200
+    assert made.headers["content-type"] == "image/png"

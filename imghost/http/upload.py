@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from imghost.errors import InvalidRequest
+from imghost.errors import InvalidRequest, Unavailable
 from imghost.http.access import Access, authorize
+from imghost.http.errors import BACKEND_FAILURES
 from imghost.http.services import services_of
 from imghost.ingest.multipart import ReceivedForm, receive_form
 from imghost.ingest.pipeline import Order, Spooled, ingest
@@ -19,7 +21,10 @@ from imghost.ingest.validate import require_image, unsupported
 from imghost.numbers import whole_number
 from imghost.process.threads import run_blocking
 from imghost.repo.base import Upload, Variant
+from imghost.variants import planned
 from imghost.vision.presets import PRESETS
+
+log = logging.getLogger("imghost")
 
 
 def expires_at(
@@ -111,15 +116,23 @@ async def make_variants(
     request: Request, access: Access, upload: Upload, presets: tuple[str, ...]
 ) -> dict[str, Variant]:
     """Make `presets`' variants of a new upload now; every preset's when the store serves the
-    images itself (S3 public mode), since no GET of a variant would reach imghost to make it."""
+    images itself (S3 public mode), since no GET of a variant would reach imghost to make it.
+
+    The upload is stored by now: a variant that cannot be made (a store or database failing)
+    does not fail it. Its URL stays valid, and its first GET makes it."""
     services = services_of(request)
     store = services.stores.get(upload.store, access.settings)
     if store.public_url(upload.where) is not None:
         presets = tuple(PRESETS)
-    return {
-        preset: await run_blocking(services.variants.get, upload, preset, store)
-        for preset in presets
-    }
+    made: dict[str, Variant] = {}
+    for preset in presets:
+        try:
+            made[preset] = await run_blocking(services.variants.get, upload, preset, store)
+        except (*BACKEND_FAILURES, Unavailable) as exc:
+            log.warning(
+                "upload %s: its %s variant is left to its first GET: %s", upload.id, preset, exc
+            )
+    return made
 
 
 async def api_upload(request: Request) -> JSONResponse:
@@ -137,6 +150,6 @@ async def api_upload(request: Request) -> JSONResponse:
         order = Order(access.principal, access.settings, expires_at=when)
         upload = await store_spool(request, session, form.filename, order)
     made = await make_variants(request, access, upload, eager)
-    variant = made[wanted[0]] if wanted else None
+    variant = (made.get(wanted[0]) or planned(upload, wanted[0])) if wanted else None
     url = services_of(request).url_of(upload, access.settings, request, variant)
     return JSONResponse({"success": True, "message": "", "data": url})

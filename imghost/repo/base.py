@@ -174,6 +174,10 @@ class Repo(Protocol):
         the upload is not (or no longer) ready."""
         ...
 
+    def release_variant(self, variant: Variant, maker: str) -> None:
+        """Give up `maker`'s claim on an unfinished variant, so the next request makes it."""
+        ...
+
     def commit_variant(self, variant: Variant, maker: str) -> bool:
         """Mark a variant `maker` holds ready with its bytes' facts; False if its record is gone
         (the upload was deleted meanwhile) or another maker took it over."""

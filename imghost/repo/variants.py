@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from imghost.repo.base import Variant
@@ -76,3 +76,13 @@ class VariantRecords:
         facts = asdict(variant) | {"state": "ready"}
         with self._write() as conn:
             return conn.execute(update(variants).where(mine).values(**facts)).rowcount == 1
+
+    def release_variant(self, variant: Variant, maker: str) -> None:
+        mine = and_(
+            variants.c.upload_id == variant.upload_id,
+            variants.c.preset == variant.preset,
+            variants.c.maker == maker,
+            variants.c.state == "making",
+        )
+        with self._write() as conn:
+            conn.execute(delete(variants).where(mine))
