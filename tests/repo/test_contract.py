@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from imghost.repo import migrations
-from imghost.repo.base import DuplicateKey, RepoUnavailable, Upload
+from imghost.repo.base import DuplicateKey, RepoUnavailable, Upload, Variant
 from imghost.repo.schema import schema_version, uploads
 from imghost.repo.sql import SqlRepo, make_engine
 from tests.postgres import NO_POSTGRES, POSTGRES_URL, postgres_schema_url
@@ -247,3 +247,69 @@ def test_upgrading_to_source_format_names_the_older_uploads(database_url: str) -
     repo.commit_upload(upload.id, None)
     assert repo.get_upload(upload.id) == dataclasses.replace(upload, state="ready")
     repo.close()
+
+
+def ready_upload(repo: SqlRepo) -> Upload:
+    upload = make_upload()
+    repo.begin_upload(upload)
+    repo.commit_upload(upload.id, None)
+    return upload
+
+
+def a_variant(upload: Upload, preset: str = "claude") -> Variant:
+    key = upload.storage_key.rsplit(".", 1)[0] + f".{preset}.jpg"
+    return Variant(upload.id, preset, key, "image/jpeg", width=10, height=10)
+
+
+def test_a_variant_is_claimed_by_one_maker_until_its_claim_runs_out(repo: SqlRepo) -> None:
+    variant = a_variant(ready_upload(repo))
+    now = time.time()
+    assert repo.claim_variant(variant, "a", now, 60) == (variant, True)
+    assert repo.claim_variant(variant, "b", now + 1, 60) == (variant, False)
+    assert repo.claim_variant(variant, "b", now + 61, 60) == (variant, True)
+    assert not repo.commit_variant(dataclasses.replace(variant, size=5, digest="d"), "a")
+    ready = dataclasses.replace(variant, size=5, digest="d", state="ready")
+    assert repo.commit_variant(ready, "b")
+    assert repo.variants_of(variant.upload_id) == [ready]
+    assert repo.claim_variant(variant, "c", now + 999, 60) == (ready, False)
+
+
+def test_claims_racing_on_one_variant_give_it_to_one_maker(repo: SqlRepo) -> None:
+    variant = a_variant(ready_upload(repo))
+    won: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim(maker: str) -> None:
+        barrier.wait()
+        claimed = repo.claim_variant(variant, maker, time.time(), 60)
+        assert claimed is not None
+        won.append(claimed[1])
+
+    threads = [threading.Thread(target=claim, args=(f"m{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == [False] * 7 + [True]
+
+
+def test_no_variant_is_claimed_for_an_upload_that_is_not_ready(repo: SqlRepo) -> None:
+    pending = make_upload()
+    repo.begin_upload(pending)
+    assert repo.claim_variant(a_variant(pending), "a", time.time(), 60) is None
+
+
+def test_a_released_claim_is_free_and_variants_go_with_their_upload(repo: SqlRepo) -> None:
+    upload = ready_upload(repo)
+    first, second = a_variant(upload), a_variant(upload, "openai")
+    now = time.time()
+    repo.claim_variant(first, "a", now, 60)
+    repo.release_variant(first, "a")
+    assert repo.claim_variant(first, "b", now, 60) == (first, True)
+    repo.claim_variant(second, "b", now, 60)
+    assert {v.preset for v in repo.variants_of_all([upload.id, "other"])} == {"claude", "openai"}
+    repo.move_upload(upload.id, "s3", None)
+    assert repo.variants_of(upload.id) == []
+    repo.claim_variant(first, "c", now, 60)
+    repo.discard_upload(upload.id)
+    assert repo.variants_of(upload.id) == []
