@@ -31,7 +31,7 @@ def _client_allowed(principal: Principal, client_ip: str | None) -> bool:
 
 
 def _authorize(services: Services, token: str, client_ip: str | None, admin: bool) -> Access:
-    principal = authenticate(services.repo, token)
+    principal = authenticate(services.keys, token)
     settings = services.settings.current()
     if admin and not principal.is_admin:
         raise NotPermitted("admin_required", "This route needs an admin API key.")
