@@ -2,6 +2,7 @@
 
     bash bench/setup.sh            # wrk and nginx from Debian, matplotlib from PyPI
     python -m bench [--quick]      # ~2 minutes with --quick, ~6 without
+    python -m bench --only upload  # the upload workloads, imghost and the reference only
 
 Peers, each on 127.0.0.1: imghost as a user runs it (`serve --workers 2`, SQLite, local store,
 validation and metadata stripping on); the minimal streaming upload handler of
@@ -37,6 +38,7 @@ from tests.seaweed import start_seaweed
 
 HERE = Path(__file__).resolve().parent
 BOUNDARY = "imghostbenchboundary"
+USER_KEY = ", user key"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Workload:
     image: bytes
     filename: str
     upload: bool
+    # Sent with a user key whose quota and rate limit are counted (imghost peers only).
+    user_key: bool = False
 
 
 @dataclass
@@ -143,10 +147,16 @@ def wrk(url: str, connections: int, seconds: int, env: dict[str, str]) -> dict[s
 
 
 def measure(
-    peer: Peer, workload: Workload, url: str, body: Path | None, seconds: int, warmup: int
+    peer: Peer,
+    workload: Workload,
+    url: str,
+    body: Path | None,
+    seconds: int,
+    warmup: int,
+    key: str | None = None,
 ) -> Result:
     if body is not None:
-        env = {"BENCH_IMAGE": str(body), "BENCH_KEY": peer.key}
+        env = {"BENCH_IMAGE": str(body), "BENCH_KEY": peer.key if key is None else key}
         env["BENCH_BOUNDARY"] = BOUNDARY if peer.multipart else ""
     else:
         env = {}
@@ -189,10 +199,13 @@ def run_peer(
     results: list[Result] = []
     urls: dict[str, str] = {}
     for workload in workloads:
+        if workload.user_key and not peer.name.startswith("imghost"):
+            continue  # a peer without keys: its run of the keyless workload compares
         if workload.upload and peer.upload_path:
             body = image_file(work, workload)
+            key = user_key(peer) if workload.user_key else None
             results.append(
-                measure(peer, workload, peer.base + peer.upload_path, body, seconds, warmup)
+                measure(peer, workload, peer.base + peer.upload_path, body, seconds, warmup, key)
             )
         elif not workload.upload and peer.serves:
             url = urls.setdefault(workload.name, place_image(peer, workload))
@@ -200,6 +213,19 @@ def run_peer(
             if peer.name == "imghost":
                 results.append(measure_variant(peer, workload, url, seconds, warmup))
     return results, urls
+
+
+def user_key(peer: Peer) -> str:
+    """A new user key on `peer` with a quota and a rate limit that a run never reaches, so
+    that every upload is counted against both but none is refused."""
+    response = requests.post(
+        peer.base + "/api/keys",
+        headers={"Authorization": f"Bearer {peer.key}"},
+        json={"name": "bench user", "daily_bytes": 10**15, "rpm": 10**9},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return str(response.json()["key"])
 
 
 def measure_variant(peer: Peer, workload: Workload, url: str, seconds: int, warmup: int) -> Result:
@@ -214,7 +240,9 @@ def measure_variant(peer: Peer, workload: Workload, url: str, seconds: int, warm
 
 def ratios_of(results: list[Result]) -> dict[str, float]:
     def rate(peer: str, workload: str) -> float | None:
-        found = [r for r in results if r.peer == peer and r.workload == workload]
+        # A peer without keys ran the user-key workload as the keyless one.
+        names = (workload, workload.removesuffix(USER_KEY))
+        found = [r for name in names for r in results if r.peer == peer and r.workload == name]
         return found[0].requests_per_s if found and found[0].requests_per_s else None
 
     pairs = [
@@ -278,6 +306,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 s per workload instead of 10 s")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
+        "--only",
+        choices=["upload"],
+        help="upload: only the upload workloads, on imghost (local store) and the reference",
+    )
+    parser.add_argument(
         "--scale",
         action="store_true",
         help="1/2/3 instances behind nginx on PostgreSQL + Redis + SeaweedFS, and the "
@@ -294,12 +327,43 @@ def main() -> None:
 
         scale.main(seconds, warmup, args.out)
         return
+    small = noise_image("JPEG", 100_000)
     workloads = [
-        Workload("upload 100 kB JPEG", 16, noise_image("JPEG", 100_000), "small.jpg", True),
+        Workload("upload 100 kB JPEG", 16, small, "small.jpg", True),
+        Workload("upload 100 kB JPEG" + USER_KEY, 16, small, "small.jpg", True, user_key=True),
         Workload("upload 20 MB PNG", 16, noise_image("PNG", 19_500_000), "large.png", True),
         Workload("GET 100 kB JPEG", 32, noise_image("JPEG", 100_000), "get-small.jpg", False),
         Workload("GET 2 MB PNG", 32, noise_image("PNG", 2_000_000), "get-large.png", False),
     ]
+    if args.only == "upload":
+        results = uploads_only([w for w in workloads if w.upload], seconds, warmup)
+    else:
+        results = all_peers(workloads, seconds, warmup)
+    ratios = ratios_of(results)
+    (args.out / "results.json").write_text(
+        json.dumps({"results": [asdict(r) for r in results], "ratios": ratios}, indent=2)
+    )
+    report = table(results, ratios)
+    (args.out / "results.md").write_text(report + "\n")
+    drawn = chart(ratios, args.out / "ratios.png")
+    print(report)
+    print(f"\nwrote {args.out}/results.json, results.md" + (", ratios.png" if drawn else ""))
+
+
+def uploads_only(workloads: list[Workload], seconds: int, warmup: int) -> list[Result]:
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch:
+        work = Path(scratch)
+        for peer in (peers.reference(work), peers.imghost(work)):
+            peer.start()
+            try:
+                results += run_peer(peer, workloads, work, seconds, warmup)[0]
+            finally:
+                peer.stop()
+    return results
+
+
+def all_peers(workloads: list[Workload], seconds: int, warmup: int) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch:
         work = Path(scratch)
@@ -333,15 +397,7 @@ def main() -> None:
         finally:
             private_s3.stop()
             open_s3.stop()
-    ratios = ratios_of(results)
-    (args.out / "results.json").write_text(
-        json.dumps({"results": [asdict(r) for r in results], "ratios": ratios}, indent=2)
-    )
-    report = table(results, ratios)
-    (args.out / "results.md").write_text(report + "\n")
-    drawn = chart(ratios, args.out / "ratios.png")
-    print(report)
-    print(f"\nwrote {args.out}/results.json, results.md" + (", ratios.png" if drawn else ""))
+    return results
 
 
 def _imghost_get_urls(

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from imghost import sweeper
+from imghost.auth import KeyCache
 from imghost.errors import Refusal
 from imghost.http import files, keys, web
 from imghost.http.errors import BACKEND_FAILURES, HttpRefusal, error_response, failure_response
@@ -94,6 +95,7 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
     services = Services(
         config=config,
         repo=repo,
+        keys=KeyCache(repo),
         stores=stores or Stores(config.data_dir),
         limiter=make_limiter(repo.engine, config.redis_url),
         settings=SettingsCache(repo),

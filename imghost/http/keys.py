@@ -113,8 +113,10 @@ async def update_key(request: Request) -> JSONResponse:
     fields = _fields(await json_object(request, MAX_BODY_BYTES))
     if "role" in fields:
         raise _invalid("role", "left as it is: create a new key for another role")
-    repo = services_of(request).repo
-    record = await run_blocking(repo.update_key, request.path_params["key_id"], **fields)
+    services = services_of(request)
+    record = await run_blocking(services.repo.update_key, request.path_params["key_id"], **fields)
+    # This worker's own change takes effect at once; the others' caches within their bound.
+    services.keys.clear()
     if record is None:
         raise NotFound("key_not_found", "No API key with that id.")
     return JSONResponse(key_object(record))
@@ -125,7 +127,10 @@ async def delete_key(request: Request) -> JSONResponse:
     key_id = request.path_params["key_id"]
     if key_id == access.principal.key.id:
         raise InvalidRequest("own_key", "An admin cannot revoke the key it is using.")
-    if not await run_blocking(services_of(request).repo.delete_key, key_id):
+    services = services_of(request)
+    deleted = await run_blocking(services.repo.delete_key, key_id)
+    services.keys.clear()
+    if not deleted:
         raise NotFound("key_not_found", "No API key with that id.")
     return JSONResponse({"id": key_id, "deleted": True})
 

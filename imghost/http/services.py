@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from imghost.auth import KeyCache
 from imghost.limits import Limiter
 from imghost.recent import RecentUploads
 from imghost.repo.base import Repo, Upload, Variant
@@ -23,6 +24,7 @@ from imghost.vision.report import fetchability_warnings
 class Services:
     config: Config
     repo: Repo
+    keys: KeyCache
     stores: Stores
     limiter: Limiter
     settings: SettingsCache

@@ -6,7 +6,8 @@ import time
 
 import requests
 
-from tests.conftest import Server, auth, unique_png
+from imghost.settings.runtime import REFRESH_SECONDS
+from tests.conftest import Server, auth, png_bytes, unique_png
 
 
 def api(server: Server, method: str, path: str, key: str, **kwargs: object) -> requests.Response:
@@ -42,13 +43,17 @@ def test_create_use_disable_update_revoke(server: Server) -> None:
             server.url + "/api/upload", headers=auth(secret), files={"file": unique_png()}
         ).status_code
 
+    # Each change reaches the worker that did not make it within the key cache's bound.
     assert upload() == 200
     assert api(server, "PATCH", f"keys/{key_id}", admin, json={"enabled": False}).status_code == 200
+    time.sleep(REFRESH_SECONDS)
     assert upload() == 403
     changed = api(server, "PATCH", f"keys/{key_id}", admin, json={"enabled": True, "rpm": 0}).json()
     assert (changed["enabled"], changed["rpm"]) == (True, 0)
+    time.sleep(REFRESH_SECONDS)
     assert upload() == 200
     assert api(server, "DELETE", f"keys/{key_id}", admin).json() == {"id": key_id, "deleted": True}
+    time.sleep(REFRESH_SECONDS)
     assert upload() == 401
     assert api(server, "DELETE", f"keys/{key_id}", admin).status_code == 404
 
@@ -114,3 +119,30 @@ def test_out_of_range_key_fields_are_refused_and_save_nothing(server: Server) ->
         assert response.status_code == 400, (raw, response.text)
         assert response.json()["code"] == "invalid_json"
     assert api(server, "GET", "keys", admin).json()["keys"] == before
+
+
+def test_disabling_and_revoking_reach_every_worker_within_the_bound(server: Server) -> None:
+    """Each worker keeps the keys it has read for up to REFRESH_SECONDS; a change made in
+    another process (here the CLI) must be in force on both workers once that has passed."""
+    key, key_id = server.new_key()
+
+    def codes() -> list[tuple[int, str]]:
+        # Eight requests on new connections: both workers answer some of them.
+        answers = [
+            requests.post(
+                server.url + "/api/upload", headers=auth(key), files={"file": png_bytes()}
+            )
+            for _ in range(8)
+        ]
+        return [(a.status_code, a.json().get("code", "")) for a in answers]
+
+    assert {status for status, _ in codes()} == {200}  # cached by whichever worker answered
+    server.cli("keys", "disable", key_id)
+    time.sleep(REFRESH_SECONDS)
+    assert set(codes()) == {(403, "api_key_disabled")}
+    server.cli("keys", "enable", key_id)
+    time.sleep(REFRESH_SECONDS)
+    assert {status for status, _ in codes()} == {200}
+    server.cli("keys", "revoke", key_id)
+    time.sleep(REFRESH_SECONDS)
+    assert set(codes()) == {(401, "invalid_api_key")}

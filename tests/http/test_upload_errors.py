@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from imghost.settings.runtime import REFRESH_SECONDS
 from tests.conftest import Server, auth, png_bytes
 
 LIMIT = 20 * 1024 * 1024
@@ -192,12 +193,16 @@ class TestRejections:
 
 
 def test_disabled_then_enabled_then_revoked_key(server: Server) -> None:
+    # The server's workers see each change within the key cache's bound.
     key, key_id = server.new_key()
     server.cli("keys", "disable", key_id)
+    time.sleep(REFRESH_SECONDS)
     assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_disabled")
     server.cli("keys", "enable", key_id)
+    time.sleep(REFRESH_SECONDS)
     assert post(server, key, files={"file": png_bytes()}).status_code == 200
     server.cli("keys", "revoke", key_id)
+    time.sleep(REFRESH_SECONDS)
     assert_envelope(post(server, key, files={"file": png_bytes()}), 401, "invalid_api_key")
 
 
