@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from imghost.errors import NotAuthenticated, NotPermitted
@@ -50,9 +51,12 @@ class KeyCache:
     # Past this many keys the cache starts over rather than track which entries are stale.
     MAX_KEYS = 10_000
 
-    def __init__(self, repo: Repo, ttl: float = REFRESH_SECONDS) -> None:
+    def __init__(
+        self, repo: Repo, ttl: float = REFRESH_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._repo = repo
         self._ttl = ttl
+        self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, ApiKey]] = {}
 
@@ -63,7 +67,7 @@ class KeyCache:
     def cached(self, digest: str) -> ApiKey | None:
         """The key with this hash if it was read within `ttl`; safe to call on the event loop."""
         entry = self._keys.get(digest)
-        if entry is None or time.monotonic() - entry[0] >= self._ttl:
+        if entry is None or self._clock() - entry[0] >= self._ttl:
             return None
         return entry[1]
 
@@ -78,7 +82,7 @@ class KeyCache:
         with self._lock:
             if len(self._keys) >= self.MAX_KEYS:
                 self._keys.clear()
-            self._keys[digest] = (time.monotonic(), found[0])
+            self._keys[digest] = (self._clock(), found[0])
         return found[0]
 
 

@@ -33,12 +33,15 @@ class Keys:
 
 def test_a_key_is_read_once_per_bound_and_again_after_it() -> None:
     repo = Keys(KEY)
-    cache = KeyCache(repo, ttl=0.2)  # type: ignore[arg-type]
+    clock = [100.0]
+    cache = KeyCache(repo, ttl=2, clock=lambda: clock[0])  # type: ignore[arg-type]
     for _ in range(5):
         assert authenticate(cache, TOKEN).key == KEY
     assert repo.lookups == 1
     repo.key = replace(KEY, enabled=False)
-    time.sleep(0.25)
+    clock[0] += 1.9
+    assert authenticate(cache, TOKEN).key == KEY  # within the bound: still the cached record
+    clock[0] += 0.1
     with pytest.raises(NotPermitted, match="disabled"):
         authenticate(cache, TOKEN)
     repo.key = None

@@ -46,7 +46,7 @@ def test_create_use_disable_update_revoke(server: Server) -> None:
     # Each change reaches the worker that did not make it within the key cache's bound.
     assert upload() == 200
     assert api(server, "PATCH", f"keys/{key_id}", admin, json={"enabled": False}).status_code == 200
-    time.sleep(REFRESH_SECONDS)
+    time.sleep(REFRESH_SECONDS)  # the bound under test, not a wait for some work to end
     assert upload() == 403
     changed = api(server, "PATCH", f"keys/{key_id}", admin, json={"enabled": True, "rpm": 0}).json()
     assert (changed["enabled"], changed["rpm"]) == (True, 0)

@@ -196,7 +196,7 @@ def test_disabled_then_enabled_then_revoked_key(server: Server) -> None:
     # The server's workers see each change within the key cache's bound.
     key, key_id = server.new_key()
     server.cli("keys", "disable", key_id)
-    time.sleep(REFRESH_SECONDS)
+    time.sleep(REFRESH_SECONDS)  # the bound under test, not a wait for some work to end
     assert_envelope(post(server, key, files={"file": png_bytes()}), 403, "api_key_disabled")
     server.cli("keys", "enable", key_id)
     time.sleep(REFRESH_SECONDS)
