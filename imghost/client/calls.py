@@ -77,7 +77,18 @@ class Call:
             yield arguments
             return
         with self.upload.opened() as content:
-            yield arguments | {"files": {"file": (self.upload.filename, content)}}
+            files = {"file": (self.upload.filename, content)}
+            if not isinstance(content, bytes):
+                yield arguments | {"files": files}
+                return
+            # Bytes already in memory go in one write, not httpx's chunk per multipart piece:
+            # imghost refuses a non-image at its first bytes and closes without reading the
+            # rest, and a piece arriving after that close makes the kernel reset the
+            # connection, losing the refusal on its way to us (an asyncio client often).
+            encoded = httpx.Request(self.method, "http://imghost", data=self.data, files=files)
+            body = encoded.read()
+            headers = {"Content-Type": encoded.headers["Content-Type"]}
+            yield {"params": self.params, "content": body, "headers": headers}
 
 
 @dataclass(frozen=True)
