@@ -70,6 +70,17 @@ class AsyncClient:
     ) -> File:
         return await self._send(calls.upload_url(url, for_, expires_in), calls.file_of)
 
+    async def upload_base64(
+        self,
+        data: str,
+        *,
+        for_: str | None = None,
+        expires_in: int | None = None,
+        filename: str | None = None,
+    ) -> File:
+        call = calls.upload_base64(data, for_, expires_in, filename)
+        return await self._send(call, calls.file_of)
+
     async def get(self, file_id: str) -> File:
         return await self._send(calls.get(file_id), calls.file_of)
 

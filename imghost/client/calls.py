@@ -142,13 +142,25 @@ def upload(
     return Call("POST", "/v1/files/uploads", data=form, upload=Upload.of(source, filename))
 
 
-def upload_url(url: str, for_: str | None, expires_in: int | None) -> Call:
-    body: dict[str, Any] = {"url": url}
+def _json_body(fields: dict[str, Any], for_: str | None, expires_in: int | None) -> dict[str, Any]:
     if expires_in is not None:
-        body["expires_in"] = expires_in
+        fields["expires_in"] = expires_in
     if for_ is not None:
-        body["variants"] = for_
-    return Call("POST", "/v1/files/uploads/url", json=body)
+        fields["variants"] = for_
+    return fields
+
+
+def upload_url(url: str, for_: str | None, expires_in: int | None) -> Call:
+    return Call("POST", "/v1/files/uploads/url", json=_json_body({"url": url}, for_, expires_in))
+
+
+def upload_base64(
+    data: str, for_: str | None, expires_in: int | None, filename: str | None
+) -> Call:
+    fields: dict[str, Any] = {"data": data}
+    if filename is not None:
+        fields["filename"] = filename
+    return Call("POST", "/v1/files/uploads/base64", json=_json_body(fields, for_, expires_in))
 
 
 def get(file_id: str) -> Call:

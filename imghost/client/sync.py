@@ -74,6 +74,19 @@ class Client:
         """Have the server fetch `url` and host the image it finds there."""
         return self._send(calls.upload_url(url, for_, expires_in), calls.file_of)
 
+    def upload_base64(
+        self,
+        data: str,
+        *,
+        for_: str | None = None,
+        expires_in: int | None = None,
+        filename: str | None = None,
+    ) -> File:
+        """Upload an image sent as base64 text: a data URL (`data:image/png;base64,…`) or bare
+        base64, URL-safe or wrapped; the server decodes it."""
+        call = calls.upload_base64(data, for_, expires_in, filename)
+        return self._send(call, calls.file_of)
+
     def get(self, file_id: str) -> File:
         return self._send(calls.get(file_id), calls.file_of)
 

@@ -3,6 +3,7 @@ retries as `Client`, awaited."""
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ async def test_every_method(host: Server, key: str, site: str, tmp_path: Path) -
         from_bytes = await imghost.upload(unique_png(), for_="openai-low")
         from_stream = await imghost.upload(io.BytesIO(unique_png()), filename="s.png")
         from_url = await imghost.upload_url(site + "/b.jpg", expires_in=0)
+        encoded = unique_png()
+        from_base64 = await imghost.upload_base64(base64.b64encode(encoded).decode())
+        assert requests.get(from_base64.url, timeout=30).content == encoded
 
         assert isinstance(from_path, File)
         assert from_path.raw == described(host, key, from_path.id)
@@ -38,7 +42,8 @@ async def test_every_method(host: Server, key: str, site: str, tmp_path: Path) -
         assert requests.get(from_url.url, timeout=30).content == SITE_PHOTO
 
         assert await imghost.get(from_bytes.id) == from_bytes
-        newest_first = [f.id for f in (from_url, from_stream, from_bytes, from_path)]
+        made = (from_base64, from_url, from_stream, from_bytes, from_path)
+        newest_first = [f.id for f in made]
         assert [file.id async for file in imghost.list(page_size=3)] == newest_first
         page = await imghost.list_page(limit=1, after=newest_first[0])
         assert [file.id for file in page.files] == newest_first[1:2]

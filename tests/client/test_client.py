@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from pathlib import Path
@@ -76,12 +77,15 @@ def test_upload_a_path_answers_the_whole_file_object(
     assert any("loopback" in warning for warning in file.vision.warnings)
 
 
-def test_upload_bytes_and_file_objects_with_a_preset_and_a_lifetime(host: Server, key: str) -> None:
+def test_upload_bytes_files_and_base64_with_a_preset_and_a_lifetime(host: Server, key: str) -> None:
     photo = photo_jpeg(1800, 1200, seed=7)
     with Client(host.url, key) as imghost:
         from_bytes = imghost.upload(photo, for_="claude", expires_in=60)
         from_stream = imghost.upload(io.BytesIO(unique_png()), filename="shot.png")
         forever = imghost.upload(unique_png(), expires_in=0)
+        encoded = unique_png()
+        data_url = "data:image/png;base64," + base64.b64encode(encoded).decode()
+        from_base64 = imghost.upload_base64(data_url, filename="b.png", for_="openai-low")
 
     assert from_bytes.filename == "image"
     assert from_bytes.created_at is not None
@@ -97,6 +101,9 @@ def test_upload_bytes_and_file_objects_with_a_preset_and_a_lifetime(host: Server
 
     assert from_stream.filename == "shot.png"
     assert forever.expires_at is None
+    assert from_base64.filename == "b.png"
+    assert from_base64.variants["openai-low"].bytes is not None
+    assert requests.get(from_base64.url, timeout=30).content == encoded
 
 
 def test_upload_url_rehosts_an_image(host: Server, key: str, site: str) -> None:
