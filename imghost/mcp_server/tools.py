@@ -40,11 +40,8 @@ INSTRUCTIONS = (
     f"Runway) can fetch, with a variant sized for each provider. {PUBLIC_HELP}"
 )
 
-Preset = Annotated[
-    str | None,
-    Field(description=f"Make the variant for one model preset now and answer its URL: "
-          f"{PRESETS_HELP}."),
-]  # fmt: skip
+PRESET_HELP = f"Make the variant for one model preset now and answer its URL: {PRESETS_HELP}."
+Preset = Annotated[str | None, Field(description=PRESET_HELP)]
 Lifetime = Annotated[int | None, Field(description=LIFETIME_HELP, ge=0)]
 FileId = Annotated[str, Field(description="The upload's id (file-…), as upload_image answered.")]
 
@@ -55,6 +52,7 @@ def summary(file: File, preset: str | None) -> dict[str, Any]:
     if preset is not None and preset not in file.variants:
         raise ToolError(f"The server lists no {preset!r} variant; the presets: {PRESETS_HELP}.")
     vision = file.vision
+    estimates = {} if vision is None else {m: e.tokens for m, e in vision.estimates.items()}
     return {
         "id": file.id,
         "image_url": file.url_for(preset),
@@ -68,12 +66,10 @@ def summary(file: File, preset: str | None) -> dict[str, Any]:
         "created_at": file.created_at,
         "expires_at": file.expires_at,
         "variants": {name: variant.url for name, variant in file.variants.items()},
-        "token_estimates": {} if vision is None else {
-            model: found.tokens for model, found in vision.estimates.items()
-        },
+        "token_estimates": estimates,
         "warnings": [] if vision is None else list(vision.warnings),
         "content_blocks": {kind: file.content_block(kind, preset) for kind in BLOCK_KINDS},
-    }  # fmt: skip
+    }
 
 
 def build(server: str, key: str, allowed: AllowedDirs) -> MCPServer:

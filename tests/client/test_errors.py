@@ -17,12 +17,12 @@ import requests
 
 from imghost.client import Client, ImghostError, RetryPolicy
 from imghost.client.errors import error_of
+from imghost.repo.writes import BUSY_SECONDS
 from tests.cli.test_uploader import noise_png
 from tests.client.conftest import UPLOAD_LIMIT, rate_spent
 from tests.conftest import Server, auth, eventually, free_port, unique_png
 
-# The server's wait for a locked SQLite database (repo.sql.BUSY_SECONDS), then its Retry-After.
-BUSY_SECONDS = 5
+# The Retry-After of imghost.errors' 503s (`Unavailable`).
 UNAVAILABLE_RETRY_AFTER = 5
 
 
