@@ -6,6 +6,7 @@ import click
 
 from imghost.cli.doctor import doctor
 from imghost.cli.keys import keys
+from imghost.cli.mcp import mcp
 from imghost.cli.migrate_store import migrate_store
 from imghost.cli.serve import serve, sweep
 from imghost.cli.settings import settings
@@ -17,5 +18,5 @@ def main() -> None:
     """imghost: a self-hosted image host for AI applications."""
 
 
-for command in (serve, keys, settings, sweep, doctor, migrate_store, upload):
+for command in (serve, keys, settings, sweep, doctor, migrate_store, upload, mcp):
     main.add_command(command)

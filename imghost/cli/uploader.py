@@ -1,4 +1,5 @@
-"""`imghost upload`: find image files, send them in parallel to `/v1/files/uploads`.
+"""`imghost upload`: find image files, send them in parallel to `/v1/files/uploads` with
+`imghost.client` (which retries a 429 or 503 the server says to retry after).
 
 The click command at the end only parses options and prints; everything else is usable from
 Python too:
@@ -34,17 +35,15 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from imghost.client import Client, File, ImghostError
+from imghost.client.calls import file_of
 from imghost.ingest.formats import FORMATS
 from imghost.vision.presets import PRESETS
 
-UPLOAD_ROUTE = "/v1/files/uploads"
 DEFAULT_JOBS = 4
 # Only a pre-filter for folder walks, so a folder of mixed files does not flood the server
 # with refusals; the server decides what an image is from its bytes.
 IMAGE_SUFFIXES = frozenset(suffix for f in FORMATS.values() if f.accepted for suffix in f.suffixes)
-# Reads wait for the server's full decode of the image, which takes a while for big ones.
-TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=None)
-MAX_ERROR_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,9 @@ class _CountingFile(io.FileIO):
     """A file read straight from disk in httpx's 64 KiB chunks, reporting each chunk's size.
 
     httpx streams a multipart file field from any binary file object (its length from fstat),
-    so no file is ever held in memory whole.
+    so no file is ever held in memory whole. It rewinds the file before sending it, and again
+    when the client retries after a 429 or 503: the rewind is reported as negative progress,
+    so a retried file is not counted twice.
     """
 
     def __init__(self, path: Path, on_read: Callable[[int], None]) -> None:
@@ -229,43 +230,51 @@ class _CountingFile(io.FileIO):
             self._on_read(len(data))
         return data or b""
 
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        before = self.tell()
+        after = super().seek(offset, whence)
+        if after != before:
+            self._on_read(after - before)
+        return after
 
-def new_client(server: str, key: str, jobs: int) -> httpx.Client:
+
+def new_client(server: str, key: str, jobs: int) -> Client:
     """One client shared by every worker thread: a connection per job, kept alive."""
-    return httpx.Client(
-        base_url=server.rstrip("/"),
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=TIMEOUT,
-        limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs),
+    return Client(
+        server, key, limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs)
     )
 
 
 def result_of(path: Path, response: httpx.Response, preset: str | None = None) -> Result:
-    """The file object on success (with `preset`'s variant URL when one was asked for);
-    otherwise the `{"error": {...}}` body's message and code."""
+    """The file object of an upload's answer (with `preset`'s variant URL when one was asked
+    for), or its refusal."""
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.is_success and isinstance(body, dict) and "url" in body:
-        uploaded = Uploaded(path, body["id"], body["url"], body["size"], body["mime_type"])
-        if preset is None:
-            return uploaded
-        variant = (body.get("variants") or {}).get(preset)
-        if not isinstance(variant, dict) or not isinstance(variant.get("url"), str):
-            message = f"uploaded as {uploaded.url}, but the server answered no {preset!r} variant"
-            return Failed(path, message, response.status_code, "no_variant")
-        return replace(uploaded, variant_url=variant["url"])
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return Failed(path, error["message"], response.status_code, error.get("code"))
-    # Not imghost's answer (a proxy's error page, say): quote the start of it.
-    text = response.text.strip()[:MAX_ERROR_TEXT] or response.reason_phrase
-    return Failed(path, f"unexpected answer: {text}", response.status_code)
+        file = file_of(response)
+    except ImghostError as error:
+        return failed(path, error)
+    return uploaded(path, file, preset)
+
+
+def uploaded(path: Path, file: File, preset: str | None) -> Result:
+    result = Uploaded(path, file.id, file.url, file.bytes, file.mime_type)
+    if preset is None:
+        return result
+    variant = file.variants.get(preset)
+    if variant is None:
+        message = f"uploaded as {result.url}, but the server answered no {preset!r} variant"
+        # The answer itself was a success: imghost answers an upload with 200.
+        return Failed(path, message, 200, "no_variant")
+    return replace(result, variant_url=variant.url)
+
+
+def failed(path: Path, error: ImghostError) -> Failed:
+    """A refusal keeps the server's status and code; a network failure has code
+    `network_error` and no status."""
+    return Failed(path, error.message, error.status, error.code)
 
 
 def send(
-    client: httpx.Client,
+    client: Client,
     path: Path,
     expires_in: int | None,
     on_read: Callable[[int], None],
@@ -273,24 +282,20 @@ def send(
 ) -> Result:
     """POST one file; every error becomes a `Failed`, so one bad file never stops the rest.
 
-    With `preset`, the server makes that variant before it answers (the `variants` field)."""
-    data = {} if expires_in is None else {"expires_in": str(expires_in)}
-    if preset is not None:
-        data["variants"] = preset
+    With `preset`, the server makes that variant before it answers."""
     try:
         with _CountingFile(path, on_read) as stream:
-            response = client.post(UPLOAD_ROUTE, files={"file": (path.name, stream)}, data=data)
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        return Failed(path, f"network error: {reason}", code="network_error")
+            file = client.upload(stream, for_=preset, expires_in=expires_in, filename=path.name)
+    except ImghostError as error:
+        return failed(path, error)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return Failed(path, f"cannot read the file: {reason}", code="unreadable_file")
-    return result_of(path, response, preset)
+    return uploaded(path, file, preset)
 
 
 def upload_file(
-    client: httpx.Client,
+    client: Client,
     file: LocalFile,
     expires_in: int | None,
     progress: ProgressSink,
