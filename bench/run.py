@@ -252,6 +252,7 @@ def ratios_of(results: list[Result]) -> dict[str, float]:
         ("imghost", "seaweedfs", "GET"),
         ("imghost-s3", "imghost", "upload"),
         ("imghost-s3", "imghost", "GET"),
+        ("imghost-s3", "seaweedfs", "GET"),
     ]
     ratios = {}
     for workload in sorted({r.workload for r in results if r.workload.endswith(" variant")}):
