@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from imghost.cli.doctor import doctor
+from imghost.cli.integrations import integrations
 from imghost.cli.keys import keys
 from imghost.cli.mcp import mcp
 from imghost.cli.migrate_store import migrate_store
@@ -18,5 +19,5 @@ def main() -> None:
     """imghost: a self-hosted image host for AI applications."""
 
 
-for command in (serve, keys, settings, sweep, doctor, migrate_store, upload, mcp):
+for command in (serve, keys, settings, sweep, doctor, migrate_store, upload, mcp, integrations):
     main.add_command(command)
