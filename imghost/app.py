@@ -21,6 +21,7 @@ from imghost.http import files, keys, web
 from imghost.http.errors import BACKEND_FAILURES, HttpRefusal, error_response, failure_response
 from imghost.http.fastpath import ImageFastPath
 from imghost.http.images import serve_image
+from imghost.http.integrations import integration
 from imghost.http.ops import healthz, metrics, openapi, readyz
 from imghost.http.requestlog import RequestLog, RouteLabels, configure_access_log
 from imghost.http.routes import route
@@ -54,6 +55,7 @@ ROUTES = [
     route("/api/keys", GET=keys.list_keys, POST=keys.create_key),
     route("/api/keys/{key_id}", PATCH=keys.update_key, DELETE=keys.delete_key),
     route("/api/stats", GET=keys.stats),
+    route("/api/integrations/{tool}", GET=integration),
     route("/", GET=web.upload_page),
     route("/admin", GET=web.admin_page),
     Mount("/static", app=web.static_files, name="static"),

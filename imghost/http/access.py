@@ -61,10 +61,15 @@ def _on_loop(services: Services, token: str, client_ip: str | None, admin: bool)
     return _checked(services, principal_of(key), settings, client_ip, admin)
 
 
+def bearer_of(request: Request) -> str:
+    """The API key the request was made with (it has passed `authorize`)."""
+    return bearer_token(request.headers.get("authorization", ""))
+
+
 async def authorize(request: Request, *, admin: bool = False) -> Access:
     services = services_of(request)
     client_ip = request.client.host if request.client else None
-    token = bearer_token(request.headers.get("authorization", ""))
+    token = bearer_of(request)
     # A thread hand-off costs about what the rest of authorizing does: skipped when it can be.
     access = _on_loop(services, token, client_ip, admin)
     if access is None:

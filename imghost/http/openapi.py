@@ -343,6 +343,31 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/api/settings": _settings_route(),
             **_v1_routes(),
             **_admin_routes(),
+            "/api/integrations/{tool}": {
+                "get": {
+                    "summary": "A screenshot tool's uploader configuration (sharex, upic) for "
+                    "this server and the calling key, as a file",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "tool",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["sharex", "upic"]},
+                        },
+                        {
+                            "name": "for",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "The configuration (JSON), as an attachment."},
+                        **_errors({"400": "Unknown preset.", "404": "Unknown tool."}),
+                    },
+                }
+            },
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "Up."}}}
             },

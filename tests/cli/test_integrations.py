@@ -107,3 +107,24 @@ def test_an_unknown_preset_is_refused_before_anything_is_written(
     assert done.returncode == 2
     assert "gpt-9" in done.stderr
     assert done.stdout == ""
+
+
+def test_the_api_answers_the_callers_own_configuration_as_a_file(
+    server: Server, user_key: str
+) -> None:
+    answer = requests.get(
+        server.url + "/api/integrations/sharex",
+        params={"for": "claude"},
+        headers={"Authorization": f"Bearer {user_key}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert answer.headers["content-disposition"] == 'attachment; filename="imghost.sxcu"'
+    assert answer.json() == written("sharex", server, user_key, "--for", "claude")
+    unknown = requests.get(
+        server.url + "/api/integrations/picasa",
+        headers={"Authorization": f"Bearer {user_key}"},
+        timeout=30,
+    )
+    assert unknown.status_code == 404
+    assert requests.get(server.url + "/api/integrations/sharex", timeout=30).status_code == 401

@@ -21,6 +21,7 @@ import pytest
 import requests
 from PIL import Image
 
+from imghost.integrations import TOOLS
 from imghost.vision.presets import PRESETS
 from tests.conftest import ROOT, Server, auth, unique_png
 from tests.heif_files import heif_enc
@@ -631,3 +632,20 @@ def _horizontal_overflow(page: Page) -> int:
     return page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
+
+
+@pytest.mark.parametrize(
+    ("tool", "filename"), [("sharex", "imghost.sxcu"), ("upic", "imghost-upic.json")]
+)
+def test_the_upload_page_downloads_a_screenshot_tools_configuration_for_its_key(
+    web_server: Server, open_tab: Any, tool: str, filename: str
+) -> None:
+    key, _ = web_server.new_key()
+    tab = open_tab(web_server, "/")
+    tab.page.fill("#key-input", key)
+    with tab.page.expect_download() as caught:
+        tab.page.click(f'[data-integration="{tool}"]')
+    download = caught.value
+    assert download.suggested_filename == filename
+    config = json.loads(Path(download.path()).read_text())
+    assert config == TOOLS[tool](web_server.url, key, None)

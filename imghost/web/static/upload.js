@@ -34,6 +34,33 @@ function expiresIn() {
   return expiresSelect.value || null;
 }
 
+// ---- screenshot-tool configurations -----------------------------------------------------------
+
+// The server writes each tool's file for the key it is asked with; the page saves it under
+// the name that makes the tool import it when opened.
+const INTEGRATION_FILES = { sharex: "imghost.sxcu", upic: "imghost-upic.json" };
+
+async function downloadIntegration(tool) {
+  const key = requireKey();
+  if (!key) return;
+  try {
+    const config = await api(key, "GET", `/api/integrations/${tool}`);
+    const blob = new Blob([JSON.stringify(config, null, 2) + "\n"], { type: "application/json" });
+    const link = h("a", { href: URL.createObjectURL(blob), download: INTEGRATION_FILES[tool] });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    // Freed once the browser has taken the download.
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (failure) {
+    say(keyNotice, failure.message, "error");
+  }
+}
+
+for (const button of document.querySelectorAll("[data-integration]")) {
+  button.addEventListener("click", () => downloadIntegration(button.dataset.integration));
+}
+
 // ---- one result item per file or URL -------------------------------------------------------
 
 // What each preset is for, in a word (the server names the presets; unknown ones show bare).
