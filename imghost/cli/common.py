@@ -12,6 +12,16 @@ from imghost.settings.startup import Config, ConfigError, load_config
 
 config_option = click.option("--config", help="TOML file with start-up settings.")
 data_dir_option = click.option("--data-dir", help="Folder for the database and local store.")
+# The commands that talk to a running server (upload, mcp) find it and its key alike.
+server_option = click.option(
+    "--server",
+    envvar="IMGHOST_SERVER",
+    show_envvar=True,
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Base URL of the imghost server.",
+)
+key_option = click.option("--key", envvar="IMGHOST_KEY", show_envvar=True, help="API key (sk-…).")
 
 
 def startup_config(**flags: Any) -> Config:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from imghost.cli.common import key_option, server_option
+
 DEFAULT_PORT = 8765
 
 
@@ -42,15 +44,8 @@ def default_folder() -> Path:
     type=click.Path(exists=True, file_okay=False),
     help="A folder whose files an agent may upload (repeatable; default: the working folder).",
 )
-@click.option(
-    "--server",
-    envvar="IMGHOST_SERVER",
-    show_envvar=True,
-    default="http://127.0.0.1:8000",
-    show_default=True,
-    help="Base URL of the imghost server.",
-)
-@click.option("--key", envvar="IMGHOST_KEY", show_envvar=True, help="API key (sk-…).")
+@server_option
+@key_option
 def mcp(
     over_http: bool,
     host: str,

@@ -24,6 +24,7 @@ from typing import Any
 import click
 import httpx
 
+from imghost.cli.common import key_option, server_option
 from imghost.cli.progress import NoProgress, ProgressSink, progress_display
 from imghost.client import Client, File, ImghostError
 from imghost.client.calls import file_of
@@ -276,15 +277,8 @@ def upload_files(
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "--server",
-    envvar="IMGHOST_SERVER",
-    show_envvar=True,
-    default="http://127.0.0.1:8000",
-    show_default=True,
-    help="Base URL of the imghost server.",
-)
-@click.option("--key", envvar="IMGHOST_KEY", show_envvar=True, help="API key (sk-…).")
+@server_option
+@key_option
 @click.option(
     "--expires-in",
     type=click.IntRange(min=1),
