@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import select
 import socket
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import requests
 
@@ -348,3 +350,25 @@ def _read_until_json(sock: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+def test_a_client_still_sending_a_refused_body_reads_its_refusal(
+    server: Server, user_key: str
+) -> None:
+    # Refused at its first bytes, a 5 MB body is still on its way: closing on it reset the
+    # connection, and async httpx lost the answer every time.
+    junk = b"not an image at all" + b"\0" * 5_000_000
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            return [
+                await client.post(
+                    server.url + "/api/upload",
+                    headers=auth(user_key),
+                    files={"file": ("a.png", junk)},
+                )
+                for _ in range(10)
+            ]
+
+    for answer in asyncio.run(send_all()):
+        assert_envelope(answer, 415, "unsupported_type")
