@@ -52,17 +52,31 @@ def expires_at(
 
 
 async def request_body(request: Request) -> AsyncIterator[bytes]:
-    """The body's chunks as they arrive; a client gone mid-body gets the 400 it will not read."""
-    try:
-        async for chunk in request.stream():
+    """The body's chunks as they arrive; a client gone mid-body gets the 400 it will not read.
+
+    Read from the ASGI messages themselves (as Starlette's `Request.stream` does) so that the
+    last chunk is known as the last before it is handed on: a refusal made on it has nothing
+    left to drain.
+    """
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidRequest("client_disconnected", "The client went away mid-upload.")
+        chunk = message.get("body", b"")
+        if not message.get("more_body", False):
+            request.scope[_BODY_ENDED] = True
+            if chunk:
+                yield chunk
+            return
+        if chunk:
             yield chunk
-    except ClientDisconnect as exc:
-        raise InvalidRequest("client_disconnected", "The client went away mid-upload.") from exc
 
 
 # Refusals after which reading on is pointless: the client stalled or left, or its body is
-# already past any bound.
-_BODY_NOT_READ = {"body_timeout", "client_disconnected", "body_too_large"}
+# past the upload limit (declared, or sent).
+_BODY_NOT_READ = {"body_timeout", "client_disconnected", "body_too_large", "file_too_large"}
+# Set once the whole body has arrived: there is nothing left to read.
+_BODY_ENDED = "imghost.body_ended"
 
 
 async def _drain(request: Request, most_bytes: int, idle_seconds: float) -> None:
@@ -73,6 +87,8 @@ async def _drain(request: Request, most_bytes: int, idle_seconds: float) -> None
     40 (5 MB that were no image). So the refusal waits for the body, within the bounds an
     upload has anyway: its size limit, and its idle timeout between two chunks.
     """
+    if request.scope.get(_BODY_ENDED):
+        return
     received = 0
     with contextlib.suppress(TimeoutError, ClientDisconnect):
         while received <= most_bytes:
