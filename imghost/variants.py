@@ -19,9 +19,8 @@ from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
-from blake3 import blake3
-
 from imghost.errors import NotFound, Unavailable
+from imghost.ingest.prepare import DECODE_SLOTS, file_digest
 from imghost.process.metrics import VARIANTS_MADE
 from imghost.repo.base import Repo, Upload, Variant
 from imghost.store import keys
@@ -34,7 +33,6 @@ from imghost.vision.variants import EXTENSIONS, make_variant, variant_mime
 MAKING_SECONDS = 60.0
 # How often a request that waits for another maker looks at the record again.
 WAIT_SECONDS = 0.05
-_READ_CHUNK = 1024 * 1024
 
 
 def planned(upload: Upload, preset: str) -> Variant:
@@ -136,12 +134,15 @@ class Variants:
             if source is None:
                 source = self._download(upload, store)
                 temporaries.callback(source.unlink, missing_ok=True)
-            made = make_variant(
-                source, PRESETS[expected.preset], self.work_dir, expected.content_type
-            )
+            # The same few decode slots as uploads: memory and cores stay bounded however many
+            # first GETs arrive at once.
+            with DECODE_SLOTS:
+                made = make_variant(
+                    source, PRESETS[expected.preset], self.work_dir, expected.content_type
+                )
             temporaries.callback(made.path.unlink, missing_ok=True)
             # Before the put, which may move the file into the store.
-            digest = _digest(made.path)
+            digest = file_digest(made.path)[1]
             location = self._put(store, expected.storage_key, made.path, made.mime_type)
         variant = replace(
             expected,
@@ -179,11 +180,3 @@ class Variants:
 
 def _gone() -> NotFound:
     return NotFound("not_found", "No image at this URL: it never existed or was deleted.")
-
-
-def _digest(path: Path) -> str:
-    hasher = blake3()
-    with path.open("rb") as source:
-        while chunk := source.read(_READ_CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()

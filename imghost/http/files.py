@@ -73,7 +73,11 @@ def variants_block(
 
 
 def described(
-    request: Request, access: Access, upload: Upload, made: dict[str, Variant]
+    request: Request,
+    access: Access,
+    upload: Upload,
+    made: dict[str, Variant],
+    url_warnings: list[str],
 ) -> dict[str, Any]:
     """The file object with what a model will see of it: its variants and the vision block."""
     services = services_of(request)
@@ -86,7 +90,7 @@ def described(
             upload.size,
             upload.content_type,
             upload.frames,
-            services.url_warnings(access.settings, request),
+            url_warnings,
         ),
     }
 
@@ -115,7 +119,8 @@ def file_object(upload: Upload, url: str) -> dict[str, Any]:
 
 async def _answer(request: Request, access: Access, upload: Upload) -> JSONResponse:
     made = await run_blocking(services_of(request).variants.ready, upload)
-    return JSONResponse(described(request, access, upload, made))
+    warnings = services_of(request).url_warnings(access.settings, request)
+    return JSONResponse(described(request, access, upload, made, warnings))
 
 
 def _purpose(value: object) -> str | None:
@@ -303,7 +308,9 @@ async def list_files(request: Request) -> JSONResponse:
     )
     page = rows[:limit]
     made = await run_blocking(services.variants.ready_of_all, page)
-    data = [described(request, access, u, made.get(u.id, {})) for u in page]
+    # The same for every file of the page: worked out once.
+    warnings = services.url_warnings(access.settings, request)
+    data = [described(request, access, u, made.get(u.id, {}), warnings) for u in page]
     return JSONResponse(
         {
             "object": "list",

@@ -145,7 +145,7 @@ def _encoded(
     target: Path, structure: formats.Structure, stored: str, width: int, height: int
 ) -> PreparedImage:
     """A still picture encoded anew into `target`."""
-    size, digest = _digest(target)
+    size, digest = file_digest(target)
     return PreparedImage(
         path=target,
         format=stored,
@@ -172,7 +172,8 @@ def _encoder_options(im: Image.Image, fmt: str) -> dict[str, object]:
     return options
 
 
-def _digest(path: Path) -> tuple[int, str]:
+def file_digest(path: Path) -> tuple[int, str]:
+    """A file's size and hex BLAKE3, the digest every stored image is known by."""
     hasher = blake3()
     hasher.update_mmap(path)
     return path.stat().st_size, hasher.hexdigest()
