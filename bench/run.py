@@ -3,6 +3,7 @@
     bash bench/setup.sh            # wrk and nginx from Debian, matplotlib from PyPI
     python -m bench [--quick]      # ~2 minutes with --quick, ~6 without
     python -m bench --only upload  # the upload workloads, imghost and the reference only
+    python -m bench --only get     # the GET workloads, every peer that serves images
 
 Peers, each on 127.0.0.1: imghost as a user runs it (`serve --workers 2`, SQLite, local store,
 validation and metadata stripping on); the minimal streaming upload handler of
@@ -308,8 +309,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
         "--only",
-        choices=["upload"],
-        help="upload: only the upload workloads, on imghost (local store) and the reference",
+        choices=["upload", "get"],
+        help="upload: only the upload workloads, on imghost (local store) and the reference; "
+        "get: only the GET workloads, on every peer that serves images",
     )
     parser.add_argument(
         "--scale",
@@ -338,6 +340,8 @@ def main() -> None:
     ]
     if args.only == "upload":
         results = uploads_only([w for w in workloads if w.upload], seconds, warmup)
+    elif args.only == "get":
+        results = all_peers([w for w in workloads if not w.upload], seconds, warmup)
     else:
         results = all_peers(workloads, seconds, warmup)
     ratios = ratios_of(results)

@@ -23,7 +23,7 @@ from imghost.http.fastpath import ImageFastPath
 from imghost.http.images import serve_image
 from imghost.http.integrations import integration
 from imghost.http.ops import healthz, metrics, openapi, readyz
-from imghost.http.requestlog import RequestLog, RouteLabels, configure_access_log
+from imghost.http.requestlog import RequestLog, RequestRecords, RouteLabels
 from imghost.http.routes import route
 from imghost.http.services import Services
 from imghost.http.settings import get_settings, put_settings
@@ -104,6 +104,7 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
         spool_dir=spool_path,
         recent=RecentUploads(),
         variants=Variants(repo, spool_path),
+        requests=RequestRecords(),
     )
 
     @asynccontextmanager
@@ -118,6 +119,7 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
             services.limiter.close()
             repo.close()
             own_spool.release()
+            services.requests.flush()
 
     app = Starlette(
         routes=ROUTES,
@@ -132,5 +134,4 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
     # An address with a slash added is not the resource: 404, not a redirect to it.
     app.router.redirect_slashes = False
     app.state.services = services
-    configure_access_log()
-    return RequestLog(ImageFastPath(app), RouteLabels(ROUTES))
+    return RequestLog(ImageFastPath(app), RouteLabels(ROUTES), services.requests)

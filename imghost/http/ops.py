@@ -73,6 +73,7 @@ async def openapi(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     """Every worker's counters added up (each worker writes its own file in the instance's
     metrics folder), or this process's own when it runs alone."""
+    services_of(request).requests.flush()
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)

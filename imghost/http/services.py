@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from imghost.auth import KeyCache
+from imghost.http.requestlog import RequestRecords
 from imghost.limits import Limiter
 from imghost.recent import RecentUploads
 from imghost.repo.base import Repo, Upload, Variant
@@ -31,6 +32,8 @@ class Services:
     spool_dir: Path
     recent: RecentUploads
     variants: Variants
+    # This worker's access-log lines and request metrics not yet written.
+    requests: RequestRecords
 
     def public_url(self, settings: dict[str, Any], request: Request) -> str:
         """Base of returned URLs: the run-time setting, else the start-up one.
