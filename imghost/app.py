@@ -98,7 +98,7 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
         config=config,
         repo=repo,
         keys=KeyCache(repo),
-        stores=stores or Stores(config.data_dir),
+        stores=stores or Stores(config.data_dir, config.cache_mb * 2**20),
         limiter=make_limiter(repo.engine, config.redis_url),
         settings=SettingsCache(repo),
         spool_dir=spool_path,

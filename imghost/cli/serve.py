@@ -103,7 +103,9 @@ def sweep_now(repo: Repo, config: Config) -> int | None:
     from imghost.sweeper import sweep_exclusively
 
     return sweep_exclusively(
-        repo, Stores(config.data_dir), lambda: with_defaults(repo.get_settings())
+        repo,
+        Stores(config.data_dir, config.cache_mb * 2**20),
+        lambda: with_defaults(repo.get_settings()),
     )
 
 

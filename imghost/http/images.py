@@ -106,7 +106,14 @@ async def serve_key(request: Request, key: keys.ImageKey) -> Response:
         return RedirectResponse(redirect, status_code=302, headers=_REDIRECT_HEADERS)
     path = store.local_path(upload.where)
     if path is not None:
-        return _local_file(request, upload, path)
+        try:
+            # Stat here, not in a worker thread inside FileResponse: one syscall, no thread hop.
+            return _local_file(request, upload, path, os.stat(path))
+        except FileNotFoundError:
+            # Deleted while its record was still remembered, or lost: gone either way; unless
+            # the path was a cached copy, just dropped for room, and the store still has it.
+            if store.local_path(upload.where) is not None:
+                raise not_found() from None
     return await proxied(request, store, upload, image_headers(upload))
 
 
@@ -137,13 +144,7 @@ async def _variant(request: Request, upload: Upload, key: keys.ImageKey, store: 
     )
 
 
-def _local_file(request: Request, upload: Upload, path: Path) -> Response:
-    try:
-        # Stat here, not in a worker thread inside FileResponse: one syscall, no thread hop.
-        stat = os.stat(path)
-    except FileNotFoundError:
-        # Deleted while its record was still remembered, or lost: gone either way.
-        raise not_found() from None
+def _local_file(request: Request, upload: Upload, path: Path, stat: os.stat_result) -> Response:
     if sends_whole_path(request):
         return PathSend(path, _whole_file_headers(upload, stat.st_size))
     return local_file(request, upload, path, stat, image_headers(upload))

@@ -16,6 +16,7 @@ from imghost.http.errors import HttpRefusal
 from imghost.process.threads import iterate_blocking, run_blocking
 from imghost.repo.base import Upload
 from imghost.store.base import ObjectMissing, Store, StoreUnavailable
+from imghost.store.cache import CachedStore
 
 # Positions of at most 18 digits: no image is an exabyte, and int() refuses numbers of over
 # 4300 digits; a longer range is not one we read, so it is ignored.
@@ -118,7 +119,10 @@ async def proxied(
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{upload.size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=upload.content_type)
-    chunks = store.open_range(upload.where, start, end)
+    if span is None and isinstance(store, CachedStore):
+        chunks = store.read_through(upload.where, upload.size, upload.digest)
+    else:
+        chunks = store.open_range(upload.where, start, end)
     # The first chunk is read before answering, so that a store that is down or has lost the
     # object gets a clean error status instead of a response cut off after its headers.
     try:

@@ -46,6 +46,12 @@ STARTUP_SETTINGS: tuple[StartupSetting, ...] = (
     StartupSetting("port", "8000", "TCP port to listen on."),
     StartupSetting("workers", "{cpu_count}", "Number of worker processes."),
     StartupSetting(
+        "cache_mb",
+        "1024",
+        "MiB of disk under `{data_dir}/cache` for copies of images served through a proxying "
+        "store (S3 `proxy` mode, `remote`), least recently used dropped first; 0 turns it off.",
+    ),
+    StartupSetting(
         "public_url",
         "http://{host}:{port}",
         "Base of every returned image URL until the run-time setting `public_url` is set.",
@@ -63,6 +69,7 @@ class Config:
     port: int
     workers: int
     public_url: str
+    cache_mb: int
 
     @property
     def tmp_dir(self) -> Path:
@@ -134,6 +141,7 @@ def _build(values: Mapping[str, str]) -> Config:
         port=port,
         workers=workers,
         public_url=public_url,
+        cache_mb=_as_int("cache_mb", get("cache_mb"), 0, 2**40),
     )
 
 

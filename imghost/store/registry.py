@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from imghost.store.base import Store, StoreUnavailable
+from imghost.store.cache import CachedStore, DiskCache
 from imghost.store.local import LocalStore
 from imghost.store.remote import RemoteSettings, RemoteStore
 from imghost.store.s3 import S3Settings, S3Store
@@ -19,14 +20,20 @@ def _section(settings: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {name.removeprefix(prefix): v for name, v in settings.items() if name.startswith(prefix)}
 
 
-def build_store(backend: str, settings: Mapping[str, Any], data_dir: Path) -> Store:
+def build_store(
+    backend: str, settings: Mapping[str, Any], data_dir: Path, cache_bytes: int = 0
+) -> Store:
     """A new store for `backend` from run-time settings, its backend calls timed for
-    `/metrics`; StoreUnavailable if misconfigured."""
+    `/metrics`, and with `cache_bytes` of disk cache under `data_dir` if it is not already on
+    this disk; StoreUnavailable if misconfigured."""
     # Imported here: `imghost serve` imports this module before it tells prometheus_client,
     # which picks where values live when first imported, to keep them in files.
     from imghost.store.timed import TimedStore
 
-    return TimedStore(_open(backend, settings, data_dir))
+    store: Store = TimedStore(_open(backend, settings, data_dir))
+    if backend != "local" and cache_bytes > 0:
+        store = CachedStore(store, DiskCache(data_dir / "cache", cache_bytes))
+    return store
 
 
 def _open(backend: str, settings: Mapping[str, Any], data_dir: Path) -> Store:
@@ -42,8 +49,9 @@ def _open(backend: str, settings: Mapping[str, Any], data_dir: Path) -> Store:
 class Stores:
     """This process's stores, rebuilt when the settings of their backend change."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, cache_bytes: int = 0) -> None:
         self._data_dir = data_dir
+        self._cache_bytes = cache_bytes
         self._lock = threading.Lock()
         self._built: dict[str, tuple[str, Store]] = {}
         # Per backend, the settings object last looked up and its store: the settings cache
@@ -66,7 +74,10 @@ class Stores:
             if built is None or built[0] != fingerprint:
                 if built is not None:
                     built[1].close()
-                built = (fingerprint, build_store(backend, settings, self._data_dir))
+                built = (
+                    fingerprint,
+                    build_store(backend, settings, self._data_dir, self._cache_bytes),
+                )
                 self._built[backend] = built
             return built[1]
 
