@@ -109,15 +109,21 @@ def imghost_on_s3(work: Path, seaweed: SeaweedS3) -> Peer:
     )
 
 
-def reference(work: Path) -> Peer:
-    """The minimal streaming upload handler in bench/reference_app.py, on the same granian."""
+def reference(work: Path, durable: bool = False) -> Peer:
+    """The minimal streaming upload handler in bench/reference_app.py, on the same granian;
+    `durable`: one that also fsyncs each file and its folder before answering."""
     port = free_port()
     command = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
         "--workers", "2", "--port", str(port), "--no-ws", "bench.reference_app:create_app",
     ]  # fmt: skip
-    env = {"BENCH_REFERENCE_DIR": str(work / "reference"), "PYTHONPATH": str(HERE.parent)}
-    return Peer("reference", command, port, env, serves=False)
+    name = "reference-durable" if durable else "reference"
+    env = {
+        "BENCH_REFERENCE_DIR": str(work / name),
+        "BENCH_REFERENCE_DURABLE": "1" if durable else "",
+        "PYTHONPATH": str(HERE.parent),
+    }
+    return Peer(name, command, port, env, serves=False)
 
 
 NGINX_CONF = """

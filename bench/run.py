@@ -248,6 +248,7 @@ def ratios_of(results: list[Result]) -> dict[str, float]:
 
     pairs = [
         ("imghost", "reference", "upload"),
+        ("imghost", "reference-durable", "upload"),
         ("imghost", "seaweedfs", "upload"),
         ("imghost", "nginx", "GET"),
         ("imghost", "seaweedfs", "GET"),
@@ -359,7 +360,11 @@ def uploads_only(workloads: list[Workload], seconds: int, warmup: int) -> list[R
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch:
         work = Path(scratch)
-        for peer in (peers.reference(work), peers.imghost(work)):
+        for peer in (
+            peers.reference(work),
+            peers.reference(work, durable=True),
+            peers.imghost(work),
+        ):
             peer.start()
             try:
                 results += run_peer(peer, workloads, work, seconds, warmup)[0]
@@ -380,6 +385,7 @@ def all_peers(workloads: list[Workload], seconds: int, warmup: int) -> list[Resu
             plain_s3.process = open_s3.process
             for peer in (
                 peers.reference(work),
+                peers.reference(work, durable=True),
                 peers.imghost(work),
                 peers.imghost_on_s3(work, private_s3),
             ):
