@@ -1,4 +1,5 @@
-"""Ready uploader configurations for screenshot tools (ShareX, uPic), for a server and a key.
+"""Ready uploader configurations for screenshot tools (ShareX, uPic, PicGo), for a server and
+a key.
 
 Each configuration sends the image to `POST /api/upload` (the seed's route: multipart `file`,
 `Authorization: Bearer`, the URL in the JSON field `data` and a refusal's words in `message`),
@@ -53,7 +54,24 @@ def upic(server: str, key: str, preset: str | None = None) -> dict[str, Any]:
     return {"name": "imghost", "type": "custom", "data": json.dumps(data)}
 
 
-TOOLS = {"sharex": sharex, "upic": upic}
+def picgo(server: str, key: str, preset: str | None = None) -> dict[str, Any]:
+    """A PicGo configuration (`picgo -c imghost-picgo.json upload …`) with imghost as its
+    uploader, through the `web-uploader` plugin, which reads its headers and extra form fields
+    as JSON text."""
+    uploader = {
+        "url": server.rstrip("/") + UPLOAD_PATH,
+        "paramName": "file",
+        "jsonPath": "data",
+        "customHeader": json.dumps({"Authorization": f"Bearer {key}"}),
+        "customBody": json.dumps({"for": preset}) if preset else "",
+    }
+    return {
+        "picBed": {"uploader": "web-uploader", "current": "web-uploader", "web-uploader": uploader},
+        "picgoPlugins": {"picgo-plugin-web-uploader": True},
+    }
+
+
+TOOLS = {"sharex": sharex, "upic": upic, "picgo": picgo}
 
 # What each tool's file is called, so that opening it imports it.
-FILE_NAMES = {"sharex": "imghost.sxcu", "upic": "imghost-upic.json"}
+FILE_NAMES = {"sharex": "imghost.sxcu", "upic": "imghost-upic.json", "picgo": "imghost-picgo.json"}

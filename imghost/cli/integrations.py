@@ -1,4 +1,4 @@
-"""`imghost integrations sharex|upic`: write a screenshot tool's uploader configuration."""
+"""`imghost integrations sharex|upic|picgo`: write a screenshot tool's uploader configuration."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from imghost.http.openapi_schemas import ENVELOPE_ERROR, FILE_OBJECT, OPENAI_ERROR, PRESETS_FIELD
 from imghost.ingest.formats import ACCEPTED_LABELS
+from imghost.integrations import TOOLS
 
 _UPLOAD_ERRORS = {
     "400": "Malformed request: not multipart, no `file`, two files, empty file.",
@@ -345,7 +346,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             **_admin_routes(),
             "/api/integrations/{tool}": {
                 "get": {
-                    "summary": "A screenshot tool's uploader configuration (sharex, upic) for "
+                    "summary": "A screenshot tool's uploader configuration (sharex, upic, picgo) "
+                    "for "
                     "this server and the calling key, as a file",
                     "security": [{"bearer": []}],
                     "parameters": [
@@ -353,7 +355,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "name": "tool",
                             "in": "path",
                             "required": True,
-                            "schema": {"enum": ["sharex", "upic"]},
+                            "schema": {"enum": sorted(TOOLS)},
                         },
                         {
                             "name": "for",

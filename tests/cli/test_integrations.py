@@ -7,12 +7,14 @@ import io
 import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from PIL import Image
 
+from tests.commands import required_command
 from tests.conftest import IMGHOST, Server, png_bytes
 
 
@@ -67,7 +69,39 @@ def upic_upload(config: dict[str, Any], image: bytes) -> str:
     return data["domain"] + str(json_path(response.json(), json.loads(data["resultPath"])))
 
 
-UPLOADERS = {"sharex": sharex_upload, "upic": upic_upload}
+def picgo_upload(config: dict[str, Any], image: bytes) -> str:
+    """PicGo's web-uploader plugin: headers and extra fields as JSON text, a dotted jsonPath."""
+    uploader = config["picBed"][config["picBed"]["uploader"]]
+    response = requests.post(
+        uploader["url"],
+        headers=json.loads(uploader["customHeader"]),
+        data=json.loads(uploader["customBody"] or "{}"),
+        files={uploader["paramName"]: ("screenshot.png", image, "image/png")},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return str(json_path(response.json(), uploader["jsonPath"].split(".")))
+
+
+UPLOADERS = {"sharex": sharex_upload, "upic": upic_upload, "picgo": picgo_upload}
+
+PICGO_ENV = "IMGHOST_TEST_PICGO"
+
+
+@pytest.fixture(scope="module")
+def picgo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The PicGo command line, from the npm registry."""
+    npm = required_command("npm", PICGO_ENV, "Debian's npm package")
+    folder = tmp_path_factory.mktemp("picgo")
+    (folder / "package.json").write_text('{"name": "picgo-cli", "private": true}')
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", "picgo@^3.1"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return folder / "node_modules/.bin/picgo"
 
 
 @pytest.mark.parametrize("tool", sorted(UPLOADERS))
@@ -87,6 +121,38 @@ def test_a_preset_makes_the_url_that_variants(tool: str, server: Server, user_ke
     assert url.endswith(".openai.png")
     with Image.open(io.BytesIO(requests.get(url, timeout=30).content)) as image:
         assert image.size == (1152, 768)
+
+
+@pytest.mark.parametrize("preset", [None, "openai"])
+def test_picgo_itself_uploads_with_the_configuration(
+    picgo: Path, server: Server, user_key: str, preset: str | None, tmp_path: Path
+) -> None:
+    """As the README says: the plugin installed beside the file, then an upload with it."""
+    config = tmp_path / "imghost-picgo.json"
+    extra = ["--for", preset] if preset else []
+    config.write_text(json.dumps(written("picgo", server, user_key, *extra)))
+
+    def run_picgo(*args: str | Path) -> str:
+        done = subprocess.run(
+            [picgo, "-c", config, *args], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run_picgo("install", "web-uploader")
+    image = png_bytes(3000, 2000)
+    screenshot = tmp_path / "screenshot.png"
+    screenshot.write_bytes(image)
+    url = run_picgo("upload", screenshot).strip().splitlines()[-1]
+    assert url.startswith(server.url + "/uploads/")
+    served = requests.get(url, timeout=30)
+    assert served.status_code == 200
+    if preset is None:
+        assert served.content == image
+    else:
+        assert url.endswith(".openai.png")
+        with Image.open(io.BytesIO(served.content)) as variant:
+            assert variant.size == (1152, 768)
 
 
 def test_sharex_shows_the_servers_message_on_a_refusal(server: Server) -> None:

@@ -635,7 +635,8 @@ def _horizontal_overflow(page: Page) -> int:
 
 
 @pytest.mark.parametrize(
-    ("tool", "filename"), [("sharex", "imghost.sxcu"), ("upic", "imghost-upic.json")]
+    ("tool", "filename"),
+    [("sharex", "imghost.sxcu"), ("upic", "imghost-upic.json"), ("picgo", "imghost-picgo.json")],
 )
 def test_the_upload_page_downloads_a_screenshot_tools_configuration_for_its_key(
     web_server: Server, open_tab: Any, tool: str, filename: str

@@ -38,7 +38,11 @@ function expiresIn() {
 
 // The server writes each tool's file for the key it is asked with; the page saves it under
 // the name that makes the tool import it when opened.
-const INTEGRATION_FILES = { sharex: "imghost.sxcu", upic: "imghost-upic.json" };
+const INTEGRATION_FILES = {
+  sharex: "imghost.sxcu",
+  upic: "imghost-upic.json",
+  picgo: "imghost-picgo.json",
+};
 
 async function downloadIntegration(tool) {
   const key = requireKey();
