@@ -2,12 +2,13 @@
 
     bash bench/setup.sh            # wrk and nginx from Debian, matplotlib from PyPI
     python -m bench [--quick]      # ~2 minutes with --quick, ~6 without
-    python -m bench --only upload  # the upload workloads, imghost and the reference only
+    python -m bench --only upload  # the upload workloads, imghost and the references only
     python -m bench --only get     # the GET workloads, every peer that serves images
 
 Peers, each on 127.0.0.1: imghost as a user runs it (`serve --workers 2`, SQLite, local store,
 validation and metadata stripping on); the minimal streaming upload handler of
-`bench/reference_app.py` on the same granian; nginx serving imghost's upload folder; SeaweedFS's
+`bench/reference_app.py` on the same granian, plain and durable (it fsyncs what it stores, as
+imghost does); nginx serving imghost's upload folder; SeaweedFS's
 S3 endpoint taking plain PUTs and GETs; imghost with its `s3` store on SeaweedFS. wrk drives
 each workload after a warm-up; peak memory is the PSS of the peer's whole process tree. These
 machines are shared and noisy: only ratios from one run compare.
@@ -311,7 +312,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=["upload", "get"],
-        help="upload: only the upload workloads, on imghost (local store) and the reference; "
+        help="upload: only the upload workloads, on imghost (local store) and the references; "
         "get: only the GET workloads, on every peer that serves images",
     )
     parser.add_argument(
