@@ -79,7 +79,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, HttpRefusal(exc.status_code, code, message, exc.headers))
 
 
-def create_app(config: Config | None = None, stores: Stores | None = None) -> RequestLog:
+def create_app(config: Config | None = None, stores: Stores | None = None) -> ImageFastPath:
     """The ASGI app. With no config, read it from `IMGHOST_*` (a `serve` worker); with no
     stores, the ones the settings select (in-process tests give their own)."""
     config = config or load_config()
@@ -134,4 +134,4 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Re
     # An address with a slash added is not the resource: 404, not a redirect to it.
     app.router.redirect_slashes = False
     app.state.services = services
-    return RequestLog(ImageFastPath(app), RouteLabels(ROUTES), services.requests)
+    return ImageFastPath(RequestLog(app, RouteLabels(ROUTES), services.requests))

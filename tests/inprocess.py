@@ -54,7 +54,7 @@ class App:
         setup.close()
         self.data_dir = data_dir
         self.asgi = create_app(config, None if store is None else OneStore(store, data_dir))
-        self.starlette = self.asgi.app.app  # type: ignore[attr-defined]
+        self.starlette = self.asgi.starlette
         self.services: Services = self.starlette.state.services
         self._lifespan = self.starlette.router.lifespan_context(self.starlette)
 

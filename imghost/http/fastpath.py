@@ -6,31 +6,49 @@ by the app's own `failure_response`: handing it to the full app would run the ha
 (another lookup of an unknown id, another try of a failing store). Unlike Starlette, which
 hands a bug's exception on to the server after answering it, so that it is logged twice, the
 fast path logs it once and stops there. Paths that are no image's key go to the full app.
+It sits in front of the request log too, so that an image sent by pathsend (nearly every GET)
+is logged without the log's wrapping of each message: 1.04x the cached GET rate in an A/B.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from imghost.http.errors import failure_response
 from imghost.http.images import serve_key
+from imghost.http.ranges import PathSend
+from imghost.http.requestlog import RequestLog, id_header
 from imghost.store import keys
 
 
 class ImageFastPath:
-    def __init__(self, app: ASGIApp) -> None:
+    """In front of the request log (`app`): an image answered by pathsend gets its request id
+    and its log line here, without the log's wrapping of every message; any other answer goes
+    through the log's own wrapping."""
+
+    def __init__(self, app: RequestLog) -> None:
         self.app = app
+        self.starlette = app.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _image_key(scope)
         if key is None:
             await self.app(scope, receive, send)
             return
-        scope["app"] = self.app
+        log = self.app
+        request_id, started = log.begin(scope)
+        scope["app"] = self.starlette
         response = await _answer(Request(scope, receive), key)
-        await response(scope, receive, send)
+        if not isinstance(response, PathSend):
+            await log.answer(response, scope, receive, send, request_id, started)
+            return
+        response.raw_headers = [*response.raw_headers, id_header(request_id)]
+        try:
+            await response(scope, receive, send)
+        finally:
+            log.record(scope, request_id, started, 200, response.size)
 
 
 async def _answer(request: Request, key: keys.ImageKey) -> Response:

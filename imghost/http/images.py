@@ -146,7 +146,7 @@ async def _variant(request: Request, upload: Upload, key: keys.ImageKey, store: 
 
 def _local_file(request: Request, upload: Upload, path: Path, stat: os.stat_result) -> Response:
     if sends_whole_path(request):
-        return PathSend(path, _whole_file_headers(upload, stat.st_size))
+        return PathSend(path, stat.st_size, _whole_file_headers(upload, stat.st_size))
     return local_file(request, upload, path, stat, image_headers(upload))
 
 

@@ -65,8 +65,9 @@ class PathSend(Response):
     hot path of a cached image's GET, which FileResponse would spend as much time on as the
     rest of the request (it works out and discards a Last-Modified and an MD5 ETag)."""
 
-    def __init__(self, path: Path, raw_headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, path: Path, size: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
         self.path = str(path)
+        self.size = size
         self.raw_headers = raw_headers
         self.background = None
 

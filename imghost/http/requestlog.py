@@ -120,15 +120,26 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id, started = self.begin(scope)
+        await self.answer(self.app, scope, receive, send, request_id, started)
+
+    def begin(self, scope: Scope) -> tuple[str, float]:
+        """The request's id (kept in its scope) and the time it started."""
         request_id = _incoming_id(scope) or f"{self._id_prefix}{next(self._serial):08x}"
         scope["imghost.request_id"] = request_id
-        started = time.perf_counter()
+        return request_id, time.perf_counter()
+
+    async def answer(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, request_id: str,
+        started: float,
+    ) -> None:  # fmt: skip
+        """`app`'s answer, with the request id added and the request recorded."""
         outcome: dict[str, int] = {"status": 500, "bytes": 0}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 outcome["status"] = message["status"]
-                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                headers = [*message.get("headers", ()), id_header(request_id)]
                 message = {**message, "headers": headers}
                 # Files go out by pathsend, not as body messages: their length is the header's.
                 for name, value in headers:
@@ -137,20 +148,29 @@ class RequestLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await app(scope, receive, send_with_id)
         finally:
-            duration = time.perf_counter() - started
-            self.records.add(
-                {
-                    "time": round(time.time(), 3),
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": self.route_of(scope["path"]),
-                    "status": outcome["status"],
-                    "bytes_out": outcome["bytes"],
-                    "duration_ms": round(duration * 1000, 2),
-                    "key": scope.get("imghost.key_name"),
-                },
-                duration,
-            )
+            self.record(scope, request_id, started, outcome["status"], outcome["bytes"])
+
+    def record(
+        self, scope: Scope, request_id: str, started: float, status: int, bytes_out: int
+    ) -> None:
+        duration = time.perf_counter() - started
+        self.records.add(
+            {
+                "time": round(time.time(), 3),
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": self.route_of(scope["path"]),
+                "status": status,
+                "bytes_out": bytes_out,
+                "duration_ms": round(duration * 1000, 2),
+                "key": scope.get("imghost.key_name"),
+            },
+            duration,
+        )
+
+
+def id_header(request_id: str) -> tuple[bytes, bytes]:
+    return REQUEST_ID_HEADER, request_id.encode()

@@ -90,10 +90,16 @@ class DiskCache:
                         copy = None
                 hasher.update(chunk)
                 written += len(chunk)
+                # Kept before the last chunk goes out: a client that has all the bytes it was
+                # promised may hang up before this generator is asked for more.
+                if written == size and copy is not None:
+                    whole = _closed(copy) is copy and hasher.hexdigest() == digest
+                    copy = None
+                    kept = whole and self._install(partial, location, size)
+                elif written > size and kept:
+                    self.discard(location)  # the object is longer than its record says
+                    kept = False
                 yield chunk
-            whole = written == size and hasher.hexdigest() == digest
-            if copy is not None and _closed(copy) is copy and whole:
-                kept = self._install(partial, location, size)
         finally:
             if copy is not None:
                 _closed(copy)

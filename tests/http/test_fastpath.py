@@ -44,7 +44,8 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
 
 async def full_answer(app: App, method: str, path: str) -> Answer:
     """The answer of the app without its fast path."""
-    full = RequestLog(app.starlette, app.asgi.route_of, app.asgi.records)  # type: ignore[attr-defined]
+    log = app.asgi.app
+    full = RequestLog(app.starlette, log.route_of, log.records)
     # Starlette passes a bug's exception on to the server once it has answered it.
     return await _answer(httpx.ASGITransport(app=full, raise_app_exceptions=False), method, path)
 

@@ -52,3 +52,41 @@ def test_one_json_log_line_per_request_naming_the_key_not_showing_it(
     assert entry["route"] == "/api/upload"
     assert entry["key"] == "test"
     assert entry["duration_ms"] > 0
+
+
+def test_image_answers_are_logged_once_with_their_status_and_bytes(own_server: Server) -> None:
+    """Images sent by pathsend are logged by the fast path itself, others by the request log."""
+    server = own_server.start()
+    key, _ = server.new_key()
+    image = unique_png()
+    url = requests.post(server.url + "/api/upload", headers=auth(key), files={"file": image})
+    url.raise_for_status()
+    whole = requests.get(url.json()["data"])
+    etag = whole.headers["etag"]
+    answers = {
+        "whole": whole,
+        "head": requests.head(url.json()["data"]),
+        "range": requests.get(url.json()["data"], headers={"Range": "bytes=0-9"}),
+        "unchanged": requests.get(url.json()["data"], headers={"If-None-Match": etag}),
+        "missing": requests.get(url.json()["data"].replace(".png", ".jpg")),
+    }
+    expected = {
+        "whole": (200, len(whole.content)),
+        "head": (200, 0),
+        "range": (206, 10),
+        "unchanged": (304, 0),
+        "missing": (404, int(answers["missing"].headers["content-length"])),
+    }
+    assert whole.content == image
+
+    def lines_of(response: requests.Response) -> list[dict[str, object]]:
+        request_id = response.headers["x-request-id"]
+        log = server.log().splitlines()
+        return [json.loads(line) for line in log if f'"request_id": "{request_id}"' in line]
+
+    assert eventually(lambda: all(lines_of(r) for r in answers.values()))
+    for name, response in answers.items():
+        (entry,) = lines_of(response)
+        assert (entry["status"], entry["bytes_out"]) == expected[name], name
+        assert entry["route"] == "/uploads"
+        assert response.status_code == expected[name][0], name

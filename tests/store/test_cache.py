@@ -47,9 +47,25 @@ def test_bytes_that_are_not_the_records_are_passed_on_but_not_kept(tmp_path: Pat
     assert read_through(cache, "wrong-digest", data, digest="0" * 64) == data
     short = cache.fill("short", chunks_of(data), len(data) + 1, blake3(data).hexdigest())
     assert b"".join(short) == data
+    longer = cache.fill("longer", chunks_of(data), 4000, blake3(data[:4000]).hexdigest())
+    assert b"".join(longer) == data
+    assert cache.get("longer") is None
     assert cache.get("wrong-digest") is None
     assert cache.get("short") is None
     assert list(cache.folder.rglob("*.part")) == []
+
+
+def test_a_copy_is_kept_once_its_last_byte_is_handed_on(tmp_path: Path) -> None:
+    """A client that has every byte it was promised may hang up before more is asked for."""
+    cache = DiskCache(tmp_path / "cache", 16 * 2**20)
+    data = os.urandom(5000)
+    passed = cache.fill("whole", chunks_of(data), len(data), blake3(data).hexdigest())
+    received = b"".join(next(passed) for _ in range(5))
+    passed.close()
+    assert received == data
+    found = cache.get("whole")
+    assert found is not None
+    assert found.read_bytes() == data
 
 
 def test_a_read_given_up_halfway_leaves_nothing(tmp_path: Path) -> None:
