@@ -48,7 +48,7 @@ class ImageFastPath:
         try:
             await response(scope, receive, send)
         finally:
-            log.record(scope, request_id, started, 200, response.size)
+            log.record(scope, request_id, started, response.status_code, response.size)
 
 
 async def _answer(request: Request, key: keys.ImageKey) -> Response:

@@ -68,11 +68,13 @@ class PathSend(Response):
     def __init__(self, path: Path, size: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
         self.path = str(path)
         self.size = size
+        self.status_code = 200
         self.raw_headers = raw_headers
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        status, headers = self.status_code, self.raw_headers
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.pathsend", "path": self.path})
 
 

@@ -43,7 +43,7 @@ class DiskCache:
         self.max_bytes = max_bytes
         self._partial = folder / ".tmp"
         self._added_since_measure = max_bytes  # measure (and sweep) on the first copy kept
-        self._touched: dict[Path, float] = {}
+        self._touched: dict[str, tuple[Path, float]] = {}
 
     def path(self, location: str) -> Path:
         digest = hashlib.sha256(location.encode()).hexdigest()
@@ -51,16 +51,20 @@ class DiskCache:
 
     def get(self, location: str) -> Path | None:
         """The copy of `location`, if there is one."""
-        path = self.path(location)
         now = time.monotonic()
+        # A hot image's path is remembered with its last touch: no digest of its name per GET.
+        known = self._touched.get(location)
         try:
-            if now - self._touched.get(path, -TOUCH_SECONDS) >= TOUCH_SECONDS:
+            if known is None or now - known[1] >= TOUCH_SECONDS:
+                path = known[0] if known else self.path(location)
                 os.utime(path)
                 if len(self._touched) >= _REMEMBERED_TOUCHES:
                     self._touched.clear()
-                self._touched[path] = now
-            elif not path.exists():
-                return None
+                self._touched[location] = (path, now)
+            else:
+                path = known[0]
+                if not path.exists():
+                    return None
         except FileNotFoundError:
             return None
         return path
@@ -108,10 +112,9 @@ class DiskCache:
                     partial.unlink()
 
     def discard(self, location: str) -> None:
-        path = self.path(location)
-        self._touched.pop(path, None)
+        self._touched.pop(location, None)
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            self.path(location).unlink()
 
     def _install(self, partial: Path, location: str, size: int) -> bool:
         path = self.path(location)
@@ -154,8 +157,8 @@ class DiskCache:
                 break
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            self._touched.pop(path, None)
             total -= size
+        self._touched.clear()  # remembered paths may be gone: the next hits look again
 
 
 def _closed(copy: BinaryIO) -> BinaryIO | None:
