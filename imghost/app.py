@@ -20,6 +20,7 @@ from imghost.errors import Refusal
 from imghost.http import files, keys, web
 from imghost.http.errors import BACKEND_FAILURES, HttpRefusal, error_response, failure_response
 from imghost.http.fastpath import ImageFastPath
+from imghost.http.hotimages import HotImages
 from imghost.http.images import serve_image
 from imghost.http.integrations import integration
 from imghost.http.ops import healthz, metrics, openapi, readyz
@@ -94,6 +95,7 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Im
     sweep_dead(spool_root)
     own_spool = SpoolDir.claim(spool_root)
     spool_path = own_spool.path
+    recent = RecentUploads()
     services = Services(
         config=config,
         repo=repo,
@@ -102,9 +104,10 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Im
         limiter=make_limiter(repo.engine, config.redis_url),
         settings=SettingsCache(repo),
         spool_dir=spool_path,
-        recent=RecentUploads(),
+        recent=recent,
         variants=Variants(repo, spool_path),
         requests=RequestRecords(),
+        hot=HotImages(recent),
     )
 
     @asynccontextmanager
@@ -134,4 +137,4 @@ def create_app(config: Config | None = None, stores: Stores | None = None) -> Im
     # An address with a slash added is not the resource: 404, not a redirect to it.
     app.router.redirect_slashes = False
     app.state.services = services
-    return ImageFastPath(RequestLog(app, RouteLabels(ROUTES), services.requests))
+    return ImageFastPath(RequestLog(app, RouteLabels(ROUTES), services.requests), services)

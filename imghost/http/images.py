@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from imghost.errors import NotFound, Refusal, image_unavailable
+from imghost.http.hotimages import HotImage
 from imghost.http.ranges import PathSend, local_file, proxied, raw_file_headers, sends_whole_path
 from imghost.http.services import services_of
 from imghost.process.threads import run_blocking
@@ -85,7 +86,7 @@ async def serve_image(request: Request) -> Response:
 
 
 async def serve_key(request: Request, key: keys.ImageKey) -> Response:
-    upload = await find_upload(request, key)
+    found = upload = await find_upload(request, key)
     services = services_of(request)
     try:
         settings = services.settings.fresh()
@@ -108,12 +109,17 @@ async def serve_key(request: Request, key: keys.ImageKey) -> Response:
     if path is not None:
         try:
             # Stat here, not in a worker thread inside FileResponse: one syscall, no thread hop.
-            return _local_file(request, upload, path, os.stat(path))
+            response = _local_file(request, upload, path, os.stat(path))
         except FileNotFoundError:
             # Deleted while its record was still remembered, or lost: gone either way; unless
             # the path was a cached copy, just dropped for room, and the store still has it.
             if store.local_path(upload.where) is not None:
                 raise not_found() from None
+        else:
+            if isinstance(response, PathSend):
+                hot = HotImage(found, settings, response.path, response.size, response.raw_headers)
+                services.hot.remember(request.scope["path"], hot)
+            return response
     return await proxied(request, store, upload, image_headers(upload))
 
 

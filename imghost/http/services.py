@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from imghost.auth import KeyCache
+from imghost.http.hotimages import HotImages
 from imghost.http.requestlog import RequestRecords
 from imghost.limits import Limiter
 from imghost.recent import RecentUploads
@@ -34,6 +35,8 @@ class Services:
     variants: Variants
     # This worker's access-log lines and request metrics not yet written.
     requests: RequestRecords
+    # Whole-file answers of the images this worker serves most, for the fast path.
+    hot: HotImages
 
     def public_url(self, settings: dict[str, Any], request: Request) -> str:
         """Base of returned URLs: the run-time setting, else the start-up one.
