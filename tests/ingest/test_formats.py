@@ -596,3 +596,24 @@ def test_a_refused_mmap_can_still_be_closed(tmp_path: Path) -> None:
         buf.close()
     assert caught.value.code == "trailing_data"
     assert buf.closed
+
+
+def _resident_kib(path: Path) -> int:
+    """How much of this process's mapping of `path` is in its memory (its smaps Rss)."""
+    lines = Path("/proc/self/smaps").read_text().splitlines()
+    at = next(n for n, line in enumerate(lines) if line.endswith(str(path)))
+    return next(int(line.split()[1]) for line in lines[at:] if line.startswith("Rss:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's /proc")
+def test_a_mapped_png_is_handed_back_as_its_crcs_are_checked(tmp_path: Path) -> None:
+    # 24 MB of noise in Pillow's 64 KiB IDAT chunks: the CRC check reads every byte.
+    target = tmp_path / "noise.png"
+    noise = Image.frombytes("RGB", (2900, 2900), random.Random(7).randbytes(2900 * 2900 * 3))
+    noise.save(target, compress_level=0)
+    with target.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        structure = formats.parse(buf, MAX_FRAMES)
+        left = _resident_kib(target)
+    assert (structure.width, structure.height) == (2900, 2900)
+    assert target.stat().st_size > 24_000_000
+    assert left <= 2048  # at most the last MiB or two walked, not the 24 MB file

@@ -66,6 +66,8 @@ def parse(buf: bytes | memoryview | mmap.mmap, max_frames: int) -> Structure:
 
     Once the frame count passes `max_frames` the walk stops and the result says
     `frames == max_frames + 1` (its `length` and `keep` then cover only the part walked).
+    A mapped PNG's pages are handed back as its CRC check passes them (they stay in the page
+    cache): otherwise each upload being walked counts its whole file in the worker's memory.
     """
     with memoryview(buf) as whole, whole.cast("B") as view:
         kind = sniff(bytes(view[:SNIFF_BYTES]))
@@ -74,12 +76,30 @@ def parse(buf: bytes | memoryview | mmap.mmap, max_frames: int) -> Structure:
         if not FORMATS[kind].accepted:
             raise FormatError(UNSUPPORTED, FORMATS[kind].refusal)
         try:
+            if kind == "png" and isinstance(buf, mmap.mmap):
+                return png.parse(view, max_frames, _PageReleaser(buf))
             return _PARSERS[kind](view, max_frames)
         except FormatError as exc:
             error = FormatError(exc.code, exc.message)
     # Raised afresh out here: the original's traceback holds views of `buf`, and a caller's
     # mmap cannot close while any view of it is alive.
     raise error
+
+
+class _PageReleaser:
+    """Hands a read-only mapping's pages back a few MiB at a time, behind the walk."""
+
+    STEP = 1 << 20
+
+    def __init__(self, buf: mmap.mmap) -> None:
+        self._buf = buf
+        self._released = 0
+
+    def __call__(self, offset: int) -> None:
+        end = offset - offset % mmap.PAGESIZE
+        if end - self._released >= self.STEP:
+            self._buf.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
+            self._released = end
 
 
 def strip(

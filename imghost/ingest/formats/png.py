@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -142,10 +142,14 @@ class _Walk:
             self.frames_valid &= width > 0 and height > 0 and inside
 
 
-def parse(view: memoryview, max_frames: int) -> Structure:
+def parse(
+    view: memoryview, max_frames: int, walked: Callable[[int], None] | None = None
+) -> Structure:
+    """`walked(offset)` is told, after each chunk, that the walk will not read before `offset`
+    again: the CRC check reads every byte, which `walked` may hand back as it goes."""
     if view[: len(_SIGNATURE)] != _SIGNATURE:
         raise damaged("The PNG signature is missing")
-    chunks = _chunks(view)
+    chunks = _chunks(view, walked)
     walk = _image_header(view, next(chunks))
     length = _IHDR_END
     for chunk in chunks:
@@ -183,7 +187,7 @@ def _structure(walk: _Walk, frames: int, length: int) -> Structure:
     )
 
 
-def _chunks(view: memoryview) -> Iterator[_Chunk]:
+def _chunks(view: memoryview, walked: Callable[[int], None] | None) -> Iterator[_Chunk]:
     """Every chunk after the signature, CRC-checked, up to and including IEND."""
     pos = len(_SIGNATURE)
     budget = Budget(view, _BYTES_PER_CHUNK, "PNG", "chunks")
@@ -207,6 +211,8 @@ def _chunks(view: memoryview) -> Iterator[_Chunk]:
         if kind == b"IEND":
             return
         pos = end
+        if walked is not None:
+            walked(pos)
 
 
 def _image_header(view: memoryview, chunk: _Chunk) -> _Walk:
@@ -232,8 +238,8 @@ def _check_transparency(colour_type: int, chunk: _Chunk) -> None:
 # Samples per pixel for each colour type (section 11.2.1).
 _CHANNELS = {_GREY: 1, _TRUECOLOUR: 3, _INDEXED: 1, _GREY_ALPHA: 2, 6: 4}
 _FILTER_TYPES = 5  # None, Sub, Up, Average, Paeth
-_READ_BLOCK = 1 << 20
-_INFLATE_BLOCK = 1 << 20
+_READ_BLOCK = 1 << 18
+_INFLATE_BLOCK = 1 << 18
 _ANIMATION_CHUNKS = frozenset({b"acTL", b"fcTL", b"fdAT"})
 
 
