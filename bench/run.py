@@ -9,9 +9,10 @@ Peers, each on 127.0.0.1: imghost as a user runs it (`serve --workers 2`, SQLite
 validation and metadata stripping on); the minimal streaming upload handler of
 `bench/reference_app.py` on the same granian, plain and durable (it fsyncs what it stores, as
 imghost does); nginx serving imghost's upload folder; SeaweedFS's
-S3 endpoint taking plain PUTs and GETs; imghost with its `s3` store on SeaweedFS. wrk drives
-each workload after a warm-up; peak memory is the PSS of the peer's whole process tree. These
-machines are shared and noisy: only ratios from one run compare.
+S3 endpoint taking plain PUTs and GETs; imghost with its `s3` store on SeaweedFS. All of them
+run at once; wrk drives each workload on each peer after a warm-up, in rounds that take the
+peers in turn (`measure_interleaved`), so that a ratio compares the same minutes of a shared,
+drifting machine. Peak memory is the PSS of the peer's whole process tree during its rounds.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -195,26 +197,32 @@ def place_image(peer: Peer, workload: Workload) -> str:
     return url
 
 
-def run_peer(
-    peer: Peer, workloads: list[Workload], work: Path, seconds: int, warmup: int
-) -> tuple[list[Result], dict[str, str]]:
-    results: list[Result] = []
-    urls: dict[str, str] = {}
+@dataclass(frozen=True)
+class Target:
+    """One peer's run of one workload: where wrk sends what."""
+
+    peer: Peer
+    workload: Workload
+    url: str
+    env: dict[str, str]
+
+
+def targets_of(peer: Peer, workloads: list[Workload], work: Path) -> Iterator[Target]:
     for workload in workloads:
         if workload.user_key and not peer.name.startswith("imghost"):
             continue  # a peer without keys: its run of the keyless workload compares
         if workload.upload and peer.upload_path:
-            body = image_file(work, workload)
-            key = user_key(peer) if workload.user_key else None
-            results.append(
-                measure(peer, workload, peer.base + peer.upload_path, body, seconds, warmup, key)
-            )
+            env = {
+                "BENCH_IMAGE": str(image_file(work, workload)),
+                "BENCH_KEY": user_key(peer) if workload.user_key else peer.key,
+                "BENCH_BOUNDARY": BOUNDARY if peer.multipart else "",
+            }
+            yield Target(peer, workload, peer.base + peer.upload_path, env)
         elif not workload.upload and peer.serves:
-            url = urls.setdefault(workload.name, place_image(peer, workload))
-            results.append(measure(peer, workload, url, None, seconds, warmup))
+            url = place_image(peer, workload)
+            yield Target(peer, workload, url, {})
             if peer.name == "imghost":
-                results.append(measure_variant(peer, workload, url, seconds, warmup))
-    return results, urls
+                yield variant_target(peer, workload, url)
 
 
 def user_key(peer: Peer) -> str:
@@ -230,14 +238,62 @@ def user_key(peer: Peer) -> str:
     return str(response.json()["key"])
 
 
-def measure_variant(peer: Peer, workload: Workload, url: str, seconds: int, warmup: int) -> Result:
+def variant_target(peer: Peer, workload: Workload, url: str) -> Target:
     """The same GET of the image's `claude` variant, once made: it should cost what the
     original's does."""
     stem, extension = url.rsplit(".", 1)
     variant = f"{stem}.claude.{'jpg' if extension == 'jpg' else 'png'}"
     requests.get(variant, timeout=120).raise_for_status()  # made here, not while measured
     named = Workload(f"{workload.name}, claude variant", workload.connections, b"", "", False)
-    return measure(peer, named, variant, None, seconds, warmup)
+    return Target(peer, named, variant, {})
+
+
+def rounds_of(workload: Workload, seconds: int) -> tuple[int, int]:
+    """How many rounds of how many seconds: rounds of about 2 s; a 20 MB upload, which takes a
+    second or more, gets one round, since each round starts with every connection's first
+    upload still to finish (a bias that grows with the peer's latency as rounds shorten)."""
+    rounds = 1 if len(workload.image) > 1_000_000 else max(1, seconds // 2)
+    return rounds, seconds // rounds
+
+
+def measure_interleaved(targets: list[Target], seconds: int, warmup: int) -> list[Result]:
+    """Each workload's targets in turn, round after round, so that every peer it compares
+    meets the same minutes of a shared machine, whose speed drifts by up to 2x between
+    minutes: measured one after the other, the same build's ratio to nginx ranged from 0.24x
+    to 0.42x. Latency is the median of the rounds' p50 and the worst of their p99."""
+    results: list[Result] = []
+    for workload in dict.fromkeys(t.workload for t in targets):
+        group = [t for t in targets if t.workload == workload]
+        for target in group:
+            wrk(target.url, workload.connections, warmup, target.env)
+        rounds, length = rounds_of(workload, seconds)
+        runs: dict[int, list[dict[str, int]]] = {id(t): [] for t in group}
+        peaks = dict.fromkeys(runs, 0.0)
+        for _ in range(rounds):
+            for target in group:
+                assert target.peer.process is not None
+                with peak_memory(target.peer.process.pid) as peak:
+                    runs[id(target)].append(
+                        wrk(target.url, workload.connections, length, target.env)
+                    )
+                peaks[id(target)] = max(peaks[id(target)], peak[0])
+        results += [result_of(t, runs[id(t)], peaks[id(t)]) for t in group]
+    return results
+
+
+def result_of(target: Target, runs: list[dict[str, int]], peak_mib: float) -> Result:
+    done = sum(run["requests"] for run in runs)
+    duration = sum(run["duration_us"] for run in runs) / 1e6
+    return Result(
+        peer=target.peer.name,
+        workload=target.workload.name,
+        requests_per_s=done / duration,
+        mb_per_s=done * len(target.workload.image) / 1e6 / duration,
+        p50_ms=statistics.median(run["p50_us"] for run in runs) / 1000,
+        p99_ms=max(run["p99_us"] for run in runs) / 1000,
+        errors=sum(run["errors"] + run["non_2xx"] for run in runs),
+        peak_memory_mib=peak_mib,
+    )
 
 
 def ratios_of(results: list[Result]) -> dict[str, float]:
@@ -358,72 +414,54 @@ def main() -> None:
 
 
 def uploads_only(workloads: list[Workload], seconds: int, warmup: int) -> list[Result]:
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch, ExitStack() as running:
         work = Path(scratch)
+        targets: list[Target] = []
         for peer in (
             peers.reference(work),
             peers.reference(work, durable=True),
             peers.imghost(work),
         ):
-            peer.start()
-            try:
-                results += run_peer(peer, workloads, work, seconds, warmup)[0]
-            finally:
-                peer.stop()
-    return results
+            running.callback(peer.start().stop)
+            targets += targets_of(peer, workloads, work)
+        return measure_interleaved(targets, seconds, warmup)
 
 
 def all_peers(workloads: list[Workload], seconds: int, warmup: int) -> list[Result]:
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch:
+    """Every peer running at once, each idle but while its own rounds run."""
+    with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch, ExitStack() as running:
         work = Path(scratch)
         work.chmod(0o755)  # nginx's workers run as nobody and must reach imghost's files
         private_s3 = start_seaweed(work / "s3")
+        running.callback(private_s3.stop)
         open_s3 = start_seaweed(work / "s3-open", open_access=True)
-        try:
-            plain_s3 = peers.seaweed_peer(open_s3)
-            plain_s3.process = open_s3.process
-            for peer in (
-                peers.reference(work),
-                peers.reference(work, durable=True),
-                peers.imghost(work),
-                peers.imghost_on_s3(work, private_s3),
-            ):
-                peer.start()
-                try:
-                    results += run_peer(peer, workloads, work, seconds, warmup)[0]
-                finally:
-                    peer.stop()
-            front = peers.nginx(work / "imghost").start()
-            try:
-                results += [
-                    measure(
-                        front, w, front.base + "/" + url.split("/", 3)[3], None, seconds, warmup
-                    )
-                    for w, url in _imghost_get_urls(results, workloads, work)
-                ]
-            finally:
-                front.stop()
-            results += run_peer(plain_s3, workloads, work, seconds, warmup)[0]
-        finally:
-            private_s3.stop()
-            open_s3.stop()
-    return results
+        running.callback(open_s3.stop)
+        plain_s3 = peers.seaweed_peer(open_s3)
+        plain_s3.process = open_s3.process
+        targets: list[Target] = []
+        for peer in (
+            peers.reference(work),
+            peers.reference(work, durable=True),
+            peers.imghost(work),
+            peers.imghost_on_s3(work, private_s3),
+        ):
+            running.callback(peer.start().stop)
+            targets += targets_of(peer, workloads, work)
+        front = peers.nginx(work / "imghost").start()
+        running.callback(front.stop)
+        targets += [nginx_target(front, t) for t in targets if _original_get(t, "imghost")]
+        targets += targets_of(plain_s3, workloads, work)
+        return measure_interleaved(targets, seconds, warmup)
 
 
-def _imghost_get_urls(
-    results: list[Result], workloads: list[Workload], work: Path
-) -> Iterator[tuple[Workload, str]]:
-    """The GET images imghost stored, found again in its data folder for nginx to serve."""
-    for workload in workloads:
-        if workload.upload:
-            continue
-        matches = sorted((work / "imghost" / "uploads").rglob(f"*{Path(workload.filename).suffix}"))
-        stored = [p for p in matches if p.stat().st_size == len(workload.image)]
-        if stored:
-            relative = stored[0].relative_to(work / "imghost")
-            yield workload, f"http://x/{relative}"
+def _original_get(target: Target, peer: str) -> bool:
+    return target.peer.name == peer and not target.workload.upload and bool(target.workload.image)
+
+
+def nginx_target(front: Peer, imghost_get: Target) -> Target:
+    """nginx serving the very file that imghost's GET target reads from its data folder."""
+    path = imghost_get.url.split("/", 3)[3]
+    return Target(front, imghost_get.workload, f"{front.base}/{path}", {})
 
 
 if __name__ == "__main__":
