@@ -1,7 +1,7 @@
 """imghost against reference peers, side by side in one run, reported as ratios.
 
     bash bench/setup.sh            # wrk and nginx from Debian, matplotlib from PyPI
-    python -m bench [--quick]      # ~2 minutes with --quick, ~6 without
+    python -m bench [--quick]      # ~2 minutes with --quick (a smoke test), ~6 without
     python -m bench --only upload  # the upload workloads, imghost and the references only
     python -m bench --only get     # the GET workloads, every peer that serves images
 
