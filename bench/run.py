@@ -416,14 +416,12 @@ def main() -> None:
 def uploads_only(workloads: list[Workload], seconds: int, warmup: int) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="imghost-bench-") as scratch, ExitStack() as running:
         work = Path(scratch)
-        targets: list[Target] = []
-        for peer in (
+        uploaders = (
             peers.reference(work),
             peers.reference(work, durable=True),
             peers.imghost(work),
-        ):
-            running.callback(peer.start().stop)
-            targets += targets_of(peer, workloads, work)
+        )
+        targets = started(running, uploaders, workloads, work)
         return measure_interleaved(targets, seconds, warmup)
 
 
@@ -438,24 +436,38 @@ def all_peers(workloads: list[Workload], seconds: int, warmup: int) -> list[Resu
         running.callback(open_s3.stop)
         plain_s3 = peers.seaweed_peer(open_s3)
         plain_s3.process = open_s3.process
-        targets: list[Target] = []
-        for peer in (
-            peers.reference(work),
-            peers.reference(work, durable=True),
-            peers.imghost(work),
-            peers.imghost_on_s3(work, private_s3),
-        ):
-            running.callback(peer.start().stop)
-            targets += targets_of(peer, workloads, work)
+        targets = started(
+            running,
+            (
+                peers.reference(work),
+                peers.reference(work, durable=True),
+                peers.imghost(work),
+                peers.imghost_on_s3(work, private_s3),
+            ),
+            workloads,
+            work,
+        )
         front = peers.nginx(work / "imghost").start()
         running.callback(front.stop)
-        targets += [nginx_target(front, t) for t in targets if _original_get(t, "imghost")]
+        targets += [nginx_target(front, t) for t in targets if _imghost_original_get(t)]
         targets += targets_of(plain_s3, workloads, work)
         return measure_interleaved(targets, seconds, warmup)
 
 
-def _original_get(target: Target, peer: str) -> bool:
-    return target.peer.name == peer and not target.workload.upload and bool(target.workload.image)
+def started(
+    running: ExitStack, peers_to_start: tuple[Peer, ...], workloads: list[Workload], work: Path
+) -> list[Target]:
+    """Start each peer (stopped when `running` closes) and give its targets."""
+    targets: list[Target] = []
+    for peer in peers_to_start:
+        running.callback(peer.start().stop)
+        targets += targets_of(peer, workloads, work)
+    return targets
+
+
+def _imghost_original_get(target: Target) -> bool:
+    workload = target.workload
+    return target.peer.name == "imghost" and not workload.upload and bool(workload.image)
 
 
 def nginx_target(front: Peer, imghost_get: Target) -> Target:

@@ -52,31 +52,37 @@ class ImageFastPath:
         request_id, started = log.begin(scope)
         scope["app"] = self.starlette
         response = await _answer(Request(scope, receive), key)
-        if not isinstance(response, PathSend):
+        if isinstance(response, PathSend):
+            await self._send_whole(response, scope, send, request_id, started)
+        else:
             await log.answer(response, scope, receive, send, request_id, started)
-            return
-        response.raw_headers = [*response.raw_headers, id_header(request_id)]
-        try:
-            await response(scope, receive, send)
-        finally:
-            log.record(scope, request_id, started, response.status_code, response.size, IMAGE_ROUTE)
 
     async def _send_hot(self, hot: HotImage, scope: Scope, send: Send) -> bool:
         """A remembered image's whole file; False, with it forgotten, if the file is gone."""
         try:
-            os.stat(hot.path)
+            os.stat(hot.answer.path)
         except FileNotFoundError:
             self.services.hot.forget(scope["path"])
             return False
-        log = self.app
-        request_id, started = log.begin(scope)
-        headers = [*hot.headers, id_header(request_id)]
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.pathsend", "path": hot.path})
-        finally:
-            log.record(scope, request_id, started, 200, hot.size, route=IMAGE_ROUTE)
+        request_id, started = self.app.begin(scope)
+        await self._send_whole(hot.answer, scope, send, request_id, started)
         return True
+
+    async def _send_whole(
+        self, answer: PathSend, scope: Scope, send: Send, request_id: str, started: float
+    ) -> None:
+        """`answer` with the request id added (it may be remembered, so it is not changed),
+        logged here rather than by the request log's wrapping of each message."""
+        headers = [*answer.raw_headers, id_header(request_id)]
+        try:
+            await send(
+                {"type": "http.response.start", "status": answer.status_code, "headers": headers}
+            )
+            await send({"type": "http.response.pathsend", "path": answer.path})
+        finally:
+            self.app.record(
+                scope, request_id, started, answer.status_code, answer.size, IMAGE_ROUTE
+            )
 
 
 def _whole_get(scope: Scope) -> bool:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from imghost.http.ranges import PathSend
 from imghost.recent import RecentUploads
 from imghost.repo.base import Upload
 
@@ -26,11 +27,11 @@ MAX_ENTRIES = 4096
 
 @dataclass(frozen=True, slots=True)
 class HotImage:
+    """A whole-file answer, and the record and settings it was made from."""
+
     upload: Upload
     settings: dict[str, Any]
-    path: str
-    size: int
-    headers: list[tuple[bytes, bytes]]
+    answer: PathSend
 
 
 class HotImages:

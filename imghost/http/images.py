@@ -117,8 +117,7 @@ async def serve_key(request: Request, key: keys.ImageKey) -> Response:
                 raise not_found() from None
         else:
             if isinstance(response, PathSend):
-                hot = HotImage(found, settings, response.path, response.size, response.raw_headers)
-                services.hot.remember(request.scope["path"], hot)
+                services.hot.remember(request.scope["path"], HotImage(found, settings, response))
             return response
     return await proxied(request, store, upload, image_headers(upload))
 

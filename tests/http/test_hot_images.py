@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from imghost.http.hotimages import HotImage, HotImages
+from imghost.http.ranges import PathSend
 from imghost.recent import RecentUploads
 from imghost.repo.base import Upload
 from tests.conftest import Server, auth, eventually, unique_png
@@ -23,7 +25,7 @@ def remembered(upload: Upload, settings: dict[str, object]) -> tuple[HotImages, 
     recent = RecentUploads()
     recent.put(upload)
     hot = HotImages(recent)
-    hot.remember(PATH, HotImage(upload, settings, "/data/a.png", upload.size, []))
+    hot.remember(PATH, HotImage(upload, settings, PathSend(Path("/data/a.png"), upload.size, [])))
     return hot, recent
 
 
@@ -66,14 +68,11 @@ def test_an_expired_upload_is_never_answered() -> None:
 def test_the_oldest_answer_makes_room() -> None:
     recent = RecentUploads()
     hot = HotImages(recent, size=2)
-    uploads = [make_upload() for _ in range(3)]
-    for n, upload in enumerate(uploads):
-        recent.put(upload)
-        hot.remember(f"/{n}", HotImage(upload, {}, "", 0, []))
-    assert [hot.get(f"/{n}", {}) is not None for n in range(3)] == [False, False, False]
     settings: dict[str, object] = {}
-    for n, upload in enumerate(uploads):
-        hot.remember(f"/{n}", HotImage(upload, settings, "", 0, []))
+    for n in range(3):
+        upload = make_upload()
+        recent.put(upload)
+        hot.remember(f"/{n}", HotImage(upload, settings, PathSend(Path(f"/{n}"), 0, [])))
     assert [hot.get(f"/{n}", settings) is not None for n in range(3)] == [False, True, True]
 
 
